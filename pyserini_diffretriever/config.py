@@ -1,0 +1,186 @@
+"""Encoder configurations: YAML files in ``encoders/`` resolved by name.
+
+``diffretriever-<name>`` (or plain ``<name>``) resolves to ``encoders/<name>.yaml``, which is
+installed as the package ``pyserini_diffretriever.configs``; a path to a YAML file works too.
+Prompt variants live in ``encoders/prompts/<variant>.yaml``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NAME_PREFIX = "diffretriever-"
+BACKBONES = ("dream", "llada", "mlm")
+POOLINGS = ("multi", "mean")
+QUANTIZATIONS = ("truncate", "round")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used, with the reason and the file it came from."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """The four prompt strings around the text (METHOD.md section 1), for one side."""
+
+    system: str
+    user_prefix: str
+    user_suffix: str
+    assistant_prefix: str
+
+
+@dataclass
+class EncoderConfig:
+    """Everything that defines an encoder; every field can be set in YAML or overridden.
+
+    Attributes
+    ----------
+    backbone : "dream", "llada" or "mlm" (any transformers masked LM).
+    checkpoint : a local checkpoint directory, a Hub id, or ``package:<pkg>/<subdir>``
+        (a folder inside an installed Python package, located without importing it).
+    kq, kp : number of [MASK] positions on the query and the passage side.
+    prompt_one, prompt_few : prompt variants (files in ``encoders/prompts/``) used when K = 1
+        and when K > 1.
+    max_length_query, max_length_passage : token budget; only the text is truncated.
+    count_masks_in_length : also subtract K and the 3 tail tokens from the budget (the
+        published code does not).
+    pooling : "multi" (K vectors, MaxSim) or "mean" (mean of the normalised vectors).
+    stop_token_truncation : drop mask positions at and after the first one whose argmax is a
+        stop token (position 0 always kept).
+    denoising_steps : S forward passes (METHOD.md section 4); 1 = one pass (default).
+    sparse_topk : top-k per mask position before max-pooling (published: 128).
+    quantization : "truncate" (zero-shot, published) or "round" (fine-tuned); scale 100.
+    shift_logits : read logits at the position before each mask (Dream's generation
+        convention); default False as in the published retrieval code.
+    dtype : "auto" (bfloat16 on CUDA, float32 on CPU), "float32", "bfloat16", "float16".
+    device : "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    batch_size : texts per forward pass.
+    """
+
+    backbone: str
+    checkpoint: str
+    name: str = "custom"
+    kq: int = 4
+    kp: int = 16
+    prompt_one: str = "one-word"
+    prompt_few: str = "few-words"
+    max_length_query: int = 256
+    max_length_passage: int = 256
+    count_masks_in_length: bool = False
+    pooling: str = "multi"
+    stop_token_truncation: bool = False
+    denoising_steps: int = 1
+    sparse_topk: int = 128
+    quantization: str = "truncate"
+    quantization_scale: float = 100.0
+    shift_logits: bool = False
+    dtype: str = "auto"
+    device: str = "auto"
+    batch_size: int = 16
+    source: str = field(default="<in memory>", compare=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        where = f"encoder config {self.source}"
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"{where}: backbone {self.backbone!r} is not one of {', '.join(BACKBONES)}")
+        for key in ("kq", "kp", "max_length_query", "max_length_passage", "denoising_steps", "sparse_topk", "batch_size"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"{where}: pooling {self.pooling!r} is not one of {', '.join(POOLINGS)}")
+        if self.quantization not in QUANTIZATIONS:
+            raise ConfigError(f"{where}: quantization {self.quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(f"{where}: dtype {self.dtype!r} is not one of auto, float32, bfloat16, float16")
+
+    def k(self, is_query: bool) -> int:
+        return self.kq if is_query else self.kp
+
+    def max_length(self, is_query: bool) -> int:
+        return self.max_length_query if is_query else self.max_length_passage
+
+    def replace(self, **overrides: Any) -> "EncoderConfig":
+        """A copy with some fields changed (None values are ignored)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown encoder option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def prompt(self, is_query: bool) -> PromptTemplate:
+        """The prompt strings for one side (the K of that side picks one/few)."""
+        variant = self.prompt_one if self.k(is_query) == 1 else self.prompt_few
+        return load_prompt(variant, is_query)
+
+
+def configs_dir() -> Path:
+    """The folder holding the bundled encoder YAML files."""
+    return Path(str(resources.files("pyserini_diffretriever.configs")))
+
+
+def available_encoders() -> list[str]:
+    return sorted(NAME_PREFIX + p.stem for p in configs_dir().glob("*.yaml"))
+
+
+def resolve_config_path(name: str) -> Path:
+    """Map ``diffretriever-<name>``, ``<name>`` or a YAML path to a file, or fail clearly."""
+    candidate = Path(os.path.expanduser(name))
+    if candidate.suffix in (".yaml", ".yml"):
+        if candidate.is_file():
+            return candidate
+        raise ConfigError(f"encoder config file {name} does not exist")
+    short = name[len(NAME_PREFIX):] if name.startswith(NAME_PREFIX) else name
+    path = configs_dir() / f"{short}.yaml"
+    if short and "/" not in short and path.is_file():
+        return path
+    raise ConfigError(
+        f"unknown encoder {name!r}: expected diffretriever-<name> with <name>.yaml in {configs_dir()}, "
+        f"or a path to a YAML file. Available: {', '.join(available_encoders())}"
+    )
+
+
+def load_config(name: str, **overrides: Any) -> EncoderConfig:
+    """Read an encoder config by name or path and apply overrides."""
+    path = resolve_config_path(name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
+    known = {f.name for f in fields(EncoderConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for required in ("backbone", "checkpoint"):
+        if required not in data:
+            raise ConfigError(f"{path}: missing required option {required!r}")
+    data.setdefault("name", path.stem)
+    data["source"] = str(path)
+    config = EncoderConfig(**data)
+    return config.replace(**overrides) if overrides else config
+
+
+def load_prompt(variant: str, is_query: bool) -> PromptTemplate:
+    """Read ``encoders/prompts/<variant>.yaml`` (or a YAML path) and fill in the side."""
+    path = Path(variant) if variant.endswith((".yaml", ".yml")) else configs_dir() / "prompts" / f"{variant}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in (configs_dir() / "prompts").glob("*.yaml"))
+        raise ConfigError(f"prompt variant {variant!r} not found ({path}); available: {', '.join(names)}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    keys = [f.name for f in fields(PromptTemplate)]
+    missing = [k for k in keys if not isinstance(data.get(k), str)]
+    if missing:
+        raise ConfigError(f"{path}: missing prompt string(s) {', '.join(missing)}")
+    side, Side = ("query", "Query") if is_query else ("passage", "Passage")
+    return PromptTemplate(**{k: data[k].replace("{side}", side).replace("{Side}", Side) for k in keys})
