@@ -16,7 +16,18 @@ def load_backbone(kind: str, checkpoint: str, device: str = "auto", dtype: str =
         raise ValueError(f"unknown backbone {kind!r}; expected one of {', '.join(loaders)}")
     torch_device = pick_device(device)
     path = resolve_checkpoint(checkpoint)
-    return loaders[kind](path, torch_device, pick_dtype(dtype, torch_device))
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the model-type notices are expected here: we map the layout ourselves
+    try:
+        backbone = loaders[kind](path, torch_device, pick_dtype(dtype, torch_device))
+    except KeyError as err:
+        raise CheckpointError(f"checkpoint {path}: config.json has no field {err}; is this a {kind!r} checkpoint?") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    backbone.checkpoint_path = path
+    return backbone
 
 
 __all__ = ["Backbone", "CheckpointError", "PositionOutputs", "load_backbone", "resolve_checkpoint"]

@@ -56,7 +56,7 @@ class Backbone:
         self.device = device
         self.dtype = dtype
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_id
-        self.stop_token_ids = frozenset(int(i) for i in tokenizer.all_special_ids) - {self.mask_token_id}
+        self.stop_token_ids = standard_special_ids(tokenizer) - {self.mask_token_id}
 
     # -- to implement -----------------------------------------------------------------
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -85,6 +85,22 @@ class Backbone:
     @property
     def hidden_size(self) -> int:
         raise NotImplementedError
+
+
+STANDARD_SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+
+
+def standard_special_ids(tokenizer) -> frozenset[int]:
+    """Ids of the standard special tokens (bos, eos, unk, sep, pad, cls, mask) and the
+    additional special tokens: the set older transformers releases report as
+    ``all_special_ids``, which the published stop-token rule uses. Newer releases also count
+    model-specific names from tokenizer_config.json (LLaDA's ``gmask_token``), which the
+    published rule does not."""
+    tokens = [getattr(tokenizer, name, None) for name in STANDARD_SPECIAL_TOKENS]
+    extra = getattr(tokenizer, "extra_special_tokens", None) or getattr(tokenizer, "additional_special_tokens", None) or []
+    tokens.extend(extra.values() if isinstance(extra, dict) else extra)
+    ids = tokenizer.convert_tokens_to_ids([str(t) for t in tokens if t is not None])
+    return frozenset(int(i) for i in ids if i is not None)
 
 
 def gather_positions(states: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

@@ -84,3 +84,25 @@ def check_tokenizer(path: Path, *alternatives: tuple[str, ...]) -> None:
             return
     wanted = " or ".join("+".join(files) for files in alternatives)
     raise CheckpointError(f"checkpoint {path} is missing its tokenizer files (expected {wanted})")
+
+
+def checkpoint_fingerprint(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """A SHA-256 over the checkpoint's small files (configs, tokenizer) in full and, for each
+    weight file, its name, size and first and last ``sample_bytes``. Hashing all weights of a
+    7-8B checkpoint would take minutes; this catches a different model, a re-trained one and
+    a truncated download, which is what the dense index's encoder check needs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
+        digest.update(file.name.encode())
+        size = file.stat().st_size
+        digest.update(str(size).encode())
+        with open(file, "rb") as handle:
+            if file.suffix in (".safetensors", ".bin", ".pt", ".pth", ".gguf") and size > 2 * sample_bytes:
+                digest.update(handle.read(sample_bytes))
+                handle.seek(size - sample_bytes)
+                digest.update(handle.read(sample_bytes))
+            elif file.suffix in (".json", ".txt", ".model", ".safetensors", ".bin", ".jinja"):
+                digest.update(handle.read())
+    return digest.hexdigest()

@@ -61,12 +61,21 @@ def _load(model_class, path: Path, config, dtype: torch.dtype, **kwargs):
     return model
 
 
+def _expect_model_type(path: Path, raw: dict, *accepted: str) -> None:
+    found = raw.get("model_type")
+    if found not in accepted:
+        raise CheckpointError(
+            f"checkpoint {path}: config.json has model_type {found!r}, expected {' or '.join(map(repr, accepted))}"
+        )
+
+
 # ---------------------------------------------------------------------------------- Dream
 def load_dream(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderBackbone:
     """A Dream-v0 checkpoint directory (config ``model_type: Dream``, Qwen2 weight names)."""
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
     raw = read_config(path)
+    _expect_model_type(path, raw, "Dream", "qwen2")
     check_weights(path)
     check_tokenizer(path, ("tokenizer.json",), ("vocab.json", "merges.txt"))
     require_file(path, "tokenizer_config.json")
@@ -125,9 +134,10 @@ LLADA_KEY_MAPPING = {
 
 def load_llada(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderBackbone:
     """A LLaDA checkpoint directory (config ``model_type: llada``, ``block_type: llama``)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     raw = read_config(path)
+    _expect_model_type(path, raw, "llada")
     check_weights(path)
     check_tokenizer(path, ("tokenizer.json",))
     if raw.get("block_type", "llama") != "llama":
@@ -153,7 +163,9 @@ def load_llada(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderB
         eos_token_id=raw.get("eos_token_id"),
         pad_token_id=raw.get("pad_token_id"),
     )
-    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+    # LLaDA ships a plain tokenizer.json (tokenizer_class PreTrainedTokenizerFast); loading the
+    # class directly never looks at the remote-code entries of config.json.
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
     model = _load(LlamaForCausalLM, path, config, dtype, key_mapping=LLADA_KEY_MAPPING)
     mask_id = raw.get("mask_token_id")
     if mask_id is None:

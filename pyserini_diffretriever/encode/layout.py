@@ -56,7 +56,7 @@ class SequenceBuilder:
     def _ids(self, text: str, split_special: bool) -> list[int]:
         # The text of a query or passage is data: special-token strings inside it (say a
         # literal "<|im_end|>") are split like ordinary text, never read as control tokens.
-        return self.tokenizer(text, add_special_tokens=False, split_special_tokens=split_special)["input_ids"]
+        return self.tokenizer(text, add_special_tokens=False, split_special_tokens=split_special, verbose=False)["input_ids"]
 
     def text_ids(self, text: str) -> list[int]:
         return self._ids(text, split_special=True)[: self.text_budget]

@@ -32,7 +32,7 @@ import torch
 
 from .stopwords import ENGLISH_STOPWORDS
 
-_WORD = re.compile(r"\w+(?:[-.]\w+)*|n't|'(?:s|re|ve|ll|d|m)\b|[^\w\s]+")
+_WORD = re.compile(r"n't\b|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-.]\w+)*|[^\w\s]+")
 _CLITIC = re.compile(r"(\w+)(n't|'s|'re|'ve|'ll|'d|'m)\b")
 _PUNCTUATION = frozenset(string.punctuation) | frozenset("“”‘’«»–—…")
 

@@ -508,8 +508,10 @@ def _write_sharded_safetensors(directory: pathlib.Path, tensors: dict[str, torch
     tensors : dict of str to torch.Tensor
         Weights in storage order (already in their final dtype).
     num_shards : int
-        Number of shard files.
+        Number of shard files.  Shards left by an earlier write are removed first.
     """
+    for stale in directory.glob("model-*-of-*.safetensors"):
+        stale.unlink()
     names = list(tensors)
     sizes = [tensors[name].numel() * tensors[name].element_size() for name in names]
     assignment = _assign_shards(sizes, num_shards)
@@ -534,7 +536,10 @@ def _train_byte_level_bpe() -> tuple[tuple[str, ...], tuple[tuple[str, str], ...
     """Train a small byte-level BPE on :data:`CORPUS`.
 
     Pre-tokenization is ``ByteLevel(add_prefix_space=False)`` with its default
-    GPT-2 split regex, an approximation of Qwen2's split regex.
+    GPT-2 split regex, an approximation of Qwen2's split regex.  The full
+    256-symbol byte alphabet is given up front, so symbol ids (and thus merge
+    tie-breaking) are the same in every process.  The corpus is small, so
+    training stops well below :data:`_BPE_VOCAB_SIZE` (about 960 tokens).
 
     Returns
     -------
@@ -575,11 +580,15 @@ def _padded_bpe_vocab(num_regular_tokens: int) -> dict[str, int]:
 def _train_wordpiece() -> tuple[str, ...]:
     """Train a small uncased WordPiece vocabulary on :data:`CORPUS`.
 
+    Every bare and ``##`` piece of :data:`_BERT_ALPHABET` is in the result.  The
+    ``##`` pieces are handed to the trainer as fixed tokens: left to the trainer,
+    their ids (and so merge tie-breaking) follow Rust hash-map order and the
+    vocabulary changes from one process to the next.
+
     Returns
     -------
     tuple of str
-        Trained pieces in id order, followed by any bare or ``##`` piece of
-        :data:`_BERT_ALPHABET` the trainer did not produce; special tokens excluded.
+        Pieces in id order, special tokens excluded.
     """
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -588,17 +597,12 @@ def _train_wordpiece() -> tuple[str, ...]:
         vocab_size=_WORDPIECE_VOCAB_SIZE,
         min_frequency=1,
         show_progress=False,
+        special_tokens=[f"##{c}" for c in _BERT_ALPHABET],
         initial_alphabet=list(_BERT_ALPHABET),
     )
     tokenizer.train_from_iterator(CORPUS.splitlines(keepends=True), trainer=trainer)
     vocab = tokenizer.get_vocab()
-    pieces = [p for p in sorted(vocab, key=vocab.__getitem__) if p not in BERT_SPECIAL_TOKENS]
-    seen = set(pieces)
-    for piece in [*_BERT_ALPHABET, *(f"##{c}" for c in _BERT_ALPHABET)]:
-        if piece not in seen:
-            pieces.append(piece)
-            seen.add(piece)
-    return tuple(pieces)
+    return tuple(p for p in sorted(vocab, key=vocab.__getitem__) if p not in BERT_SPECIAL_TOKENS)
 
 
 def _bert_vocab_lines() -> list[str]:

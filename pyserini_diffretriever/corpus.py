@@ -1,0 +1,84 @@
+"""Reading corpora: BEIR ``corpus.jsonl`` (``_id``, ``title``, ``text``) and Pyserini JSONL
+(``id``, ``contents``), one file or a folder of ``*.jsonl`` files.
+
+A document's text is ``contents``, or ``title`` and ``text`` joined by a space (Pyserini's BEIR
+convention). Errors name the file and line: invalid UTF-8, invalid JSON, a line that is not
+an object, a missing id, a missing text field, or an id seen before.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+
+class CorpusError(ValueError):
+    """Bad corpus input, with file and line number."""
+
+
+@dataclass(frozen=True)
+class Document:
+    docid: str
+    text: str
+
+
+def corpus_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz", ".json")))
+        if not files:
+            raise CorpusError(f"{path}: no .jsonl files in this folder")
+        return files
+    raise CorpusError(f"corpus {path} does not exist")
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def read_documents(path: str | Path) -> Iterator[Document]:
+    """Yield every document of the corpus, in file order; blank lines are skipped."""
+    seen: dict[str, str] = {}
+    for file in corpus_files(path):
+        with _open(file) as handle:
+            for number, raw in enumerate(handle, start=1):
+                where = f"{file}:{number}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise CorpusError(f"{where}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+                if not line.strip():
+                    continue
+                doc = parse_document(line, where)
+                if doc.docid in seen:
+                    raise CorpusError(f"{where}: document id {doc.docid!r} already seen at {seen[doc.docid]}")
+                seen[doc.docid] = where
+                yield doc
+
+
+def parse_document(line: str, where: str) -> Document:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise CorpusError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(obj, dict):
+        raise CorpusError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    docid = obj.get("_id", obj.get("id", obj.get("docid")))
+    if docid is None or str(docid).strip() == "":
+        raise CorpusError(f"{where}: no document id (expected \"_id\" or \"id\")")
+    docid = str(docid)
+    if any(ch.isspace() for ch in docid):
+        raise CorpusError(f"{where}: document id {docid!r} contains whitespace (TREC runs cannot hold it)")
+    if "contents" in obj:
+        text = obj["contents"]
+    elif "title" in obj or "text" in obj:
+        text = f"{obj.get('title') or ''} {obj.get('text') or ''}".strip()
+    else:
+        raise CorpusError(f"{where}: no text (expected \"contents\", or \"title\" and \"text\")")
+    if not isinstance(text, str):
+        raise CorpusError(f"{where}: the text of {docid!r} is {type(text).__name__}, expected a string")
+    return Document(docid, text)

@@ -1,0 +1,97 @@
+"""The multi-vector dense store (one folder, memory-mapped at search time)::
+
+    vectors.npy    [n_vectors, dim] float16 (default) or float32, all passage vectors
+    offsets.npy    [n_docs + 1] int64: document i owns vectors[offsets[i]:offsets[i+1]]
+    docids.txt     one document id per line, in store order
+    meta.json      encoder name and config, K_q, K_p, dim, dtype, checkpoint fingerprint
+
+Documents may have different numbers of vectors (stop-token truncation).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class DenseStoreError(ValueError):
+    """A dense store that cannot be used: missing or inconsistent files."""
+
+
+@dataclass
+class DenseStore:
+    root: Path
+    vectors: np.ndarray
+    offsets: np.ndarray
+    docids: list[str]
+    meta: dict
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.docids)
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @classmethod
+    def open(cls, root: str | Path) -> "DenseStore":
+        root = Path(root)
+        for name in ("meta.json", "vectors.npy", "offsets.npy", "docids.txt"):
+            if not (root / name).is_file():
+                raise DenseStoreError(f"dense store {root} is missing {name}")
+        meta = json.loads((root / "meta.json").read_text(encoding="utf-8"))
+        try:
+            vectors = np.load(root / "vectors.npy", mmap_mode="r")
+        except ValueError as err:  # numpy refuses a file shorter than its header says
+            raise DenseStoreError(f"dense store {root}: vectors.npy is truncated or corrupt ({err})") from None
+        offsets = np.load(root / "offsets.npy")
+        docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
+        if vectors.ndim != 2 or vectors.shape[0] != meta.get("n_vectors") or vectors.shape[1] != meta.get("dim"):
+            raise DenseStoreError(
+                f"dense store {root}: vectors.npy has shape {vectors.shape}, meta.json says "
+                f"[{meta.get('n_vectors')}, {meta.get('dim')}]"
+            )
+        if len(offsets) != len(docids) + 1 or offsets[0] != 0 or offsets[-1] != vectors.shape[0] or np.any(np.diff(offsets) < 1):
+            raise DenseStoreError(
+                f"dense store {root}: offsets.npy ({len(offsets)} entries, last {offsets[-1] if len(offsets) else None}) "
+                f"does not match docids.txt ({len(docids)} ids) and vectors.npy ({vectors.shape[0]} rows)"
+            )
+        return cls(root, vectors, offsets, docids, meta)
+
+
+def write_store(root: str | Path, chunks: Iterable[tuple[np.ndarray, np.ndarray, list[str]]],
+                n_vectors: int, dim: int, meta: dict, dtype: str = "float16") -> Path:
+    """Stream ``(vectors, lengths, docids)`` chunks into a store folder; files are written
+    under temporary names and renamed, meta.json last."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = {name: root / f".{name}.tmp" for name in ("vectors.npy", "offsets.npy", "docids.txt")}
+    matrix = np.lib.format.open_memmap(tmp["vectors.npy"], mode="w+", dtype=np.dtype(dtype), shape=(n_vectors, dim))
+    offsets = [0]
+    row = 0
+    with open(tmp["docids.txt"], "w", encoding="utf-8") as ids_out:
+        for vectors, lengths, docids in chunks:
+            matrix[row: row + len(vectors)] = vectors
+            row += len(vectors)
+            offsets.extend((offsets[-1] + np.cumsum(lengths)).tolist())
+            ids_out.writelines(f"{d}\n" for d in docids)
+    if row != n_vectors:
+        raise DenseStoreError(f"dense store {root}: expected {n_vectors} vectors, chunks held {row}")
+    matrix.flush()
+    del matrix
+    with open(tmp["offsets.npy"], "wb") as out:
+        np.save(out, np.asarray(offsets, dtype=np.int64))
+    for name, path in tmp.items():
+        os.replace(path, root / name)
+    meta = dict(meta, format_version=FORMAT_VERSION, n_docs=len(offsets) - 1, n_vectors=n_vectors, dim=dim, dtype=dtype)
+    (root / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return root

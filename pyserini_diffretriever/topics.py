@@ -1,0 +1,123 @@
+"""Topics and judgments: Pyserini TSV topics, BEIR ``queries.jsonl`` + ``qrels/<split>.tsv``,
+and the converter to the files stock Pyserini reads (TSV topics, TREC qrels).
+
+    python -m pyserini_diffretriever.topics --collection DIR --split test --output-dir DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class TopicsError(ValueError):
+    """Bad topics or qrels input, with file and line number."""
+
+
+def read_tsv_topics(path: str | Path) -> dict[str, str]:
+    """``qid<TAB>text`` per line, as Pyserini reads a .tsv topics file."""
+    topics: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            qid, tab, text = line.rstrip("\n").partition("\t")
+            if not tab:
+                raise TopicsError(f"{path}:{number}: expected qid<TAB>query text")
+            topics[qid.strip()] = text
+    return topics
+
+
+def read_beir_queries(path: str | Path) -> dict[str, str]:
+    queries: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                queries[str(obj["_id"])] = obj["text"]
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise TopicsError(f"{path}:{number}: expected {{\"_id\": ..., \"text\": ...}} ({err})") from None
+    return queries
+
+
+def read_beir_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """BEIR qrels TSV (header ``query-id corpus-id score``)."""
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields or (number == 1 and fields[0] == "query-id"):
+                continue
+            if len(fields) != 3:
+                raise TopicsError(f"{path}:{number}: expected query-id corpus-id score")
+            try:
+                qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+            except ValueError:
+                raise TopicsError(f"{path}:{number}: score {fields[2]!r} is not an integer") from None
+    return qrels
+
+
+def read_topics(path: str | Path) -> dict[str, str]:
+    """TSV topics, or BEIR queries.jsonl (by extension)."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        return read_beir_queries(path)
+    return read_tsv_topics(path)
+
+
+def beir_split(collection: str | Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The judged queries of one split of a BEIR-layout collection, and their qrels."""
+    collection = Path(collection)
+    qrels_path = collection / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        available = sorted(p.stem for p in (collection / "qrels").glob("*.tsv"))
+        raise TopicsError(f"{qrels_path} does not exist; splits here: {', '.join(available) or 'none'}")
+    qrels = read_beir_qrels(qrels_path)
+    queries = read_beir_queries(collection / "queries.jsonl")
+    missing = sorted(set(qrels) - set(queries))
+    if missing:
+        raise TopicsError(f"{qrels_path}: judged queries missing from queries.jsonl: {', '.join(missing[:5])}")
+    return {qid: queries[qid] for qid in queries if qid in qrels}, qrels
+
+
+def write_tsv_topics(topics: dict[str, str], path: str | Path) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for qid, text in topics.items():
+            clean = " ".join(text.split())  # a tab or newline inside a query would break the TSV
+            out.write(f"{qid}\t{clean}\n")
+
+
+def write_trec_qrels(qrels: dict[str, dict[str, int]], path: str | Path) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for qid, docs in qrels.items():
+            for docid, score in docs.items():
+                out.write(f"{qid} 0 {docid} {score}\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pyserini_diffretriever.topics",
+        description="Convert a BEIR split (queries.jsonl + qrels/<split>.tsv) to Pyserini TSV topics and TREC qrels.",
+    )
+    parser.add_argument("--collection", required=True, help="BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/)")
+    parser.add_argument("--split", default="test", help="qrels split (default: test)")
+    parser.add_argument("--output-dir", required=True, help="writes topics.<split>.tsv and qrels.<split>.txt here")
+    args = parser.parse_args(argv)
+    try:
+        topics, qrels = beir_split(args.collection, args.split)
+    except (TopicsError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tsv_topics(topics, out / f"topics.{args.split}.tsv")
+    write_trec_qrels(qrels, out / f"qrels.{args.split}.txt")
+    print(f"{len(topics)} topics -> {out / f'topics.{args.split}.tsv'}; qrels -> {out / f'qrels.{args.split}.txt'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
