@@ -195,10 +195,25 @@ def test_stop_token_truncation_rule(checkpoints):
 def test_multistep_denoising_freezes_first_step_positions(checkpoints):
     one = encoder(checkpoints, "dream", kp=4)
     two = encoder(checkpoints, "dream", kp=4, denoising_steps=2)
-    single = one.mask_states([TEXT], is_query=False)
+    single = one.mask_states([TEXT], is_query=False, full_vocabulary=True)
     multi = two.mask_states([TEXT], is_query=False)
     confidence = torch.softmax(single.logits[0], -1).max(-1).values
     first = set(confidence.topk(2).indices.tolist())   # K/S = 2 positions unmasked at step 1
     for k in range(4):
         same = torch.allclose(multi.hidden[0, k], single.hidden[0, k], atol=1e-6)
         assert same == (k in first)
+
+
+@pytest.mark.parametrize("kind", ["dream", "llada", "mlm"])
+def test_head_over_content_rows_only_equals_full_head(checkpoints, kind):
+    enc = encoder(checkpoints, kind, kp=8)
+    texts = [TEXT, "The proteins of the cell and the membrane.", ""]
+    part = enc.mask_states(texts, is_query=False)
+    full = enc.mask_states(texts, is_query=False, full_vocabulary=True)
+    assert part.columns is not None and full.columns is None
+    ids = sorted(part.columns)
+    assert part.logits.shape[-1] == len(ids) < full.logits.shape[-1]
+    torch.testing.assert_close(part.logits, full.logits[..., ids], atol=1e-5, rtol=1e-5)
+    for row, text in enumerate(texts):
+        assert enc.sparse_encoder.encode(part.logits[row], text, part.columns) == \
+            enc.sparse_encoder.encode(full.logits[row], text)

@@ -62,15 +62,18 @@ class Backbone:
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def lm_head(self, hidden: torch.Tensor) -> torch.Tensor:
+    def lm_head(self, hidden: torch.Tensor, vocab_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of ``hidden`` over the whole vocabulary, or only over ``vocab_ids``."""
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------
     @torch.inference_mode()
     def forward_at(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
-                   logit_positions: torch.Tensor | None = None) -> PositionOutputs:
+                   logit_positions: torch.Tensor | None = None,
+                   vocab_ids: torch.Tensor | None = None) -> PositionOutputs:
         """One forward pass; hidden states at ``positions`` ``[B, K]`` and logits at
-        ``logit_positions`` (default: the same positions). The LM head runs only there."""
+        ``logit_positions`` (default: the same positions). The LM head runs only there, and
+        only over the vocabulary rows ``vocab_ids`` when given (logits ``[B, K, len(vocab_ids)]``)."""
         input_ids = input_ids.to(self.device)
         attention_mask = attention_mask.to(self.device)
         states = self.hidden_states(input_ids, attention_mask)
@@ -79,7 +82,7 @@ class Backbone:
             at_logits = hidden
         else:
             at_logits = gather_positions(states, logit_positions.to(self.device))
-        logits = self.lm_head(at_logits)
+        logits = self.lm_head(at_logits, None if vocab_ids is None else vocab_ids.to(self.device))
         return PositionOutputs(hidden=hidden.float(), logits=logits.float())
 
     @property
@@ -101,6 +104,14 @@ def standard_special_ids(tokenizer) -> frozenset[int]:
     tokens.extend(extra.values() if isinstance(extra, dict) else extra)
     ids = tokenizer.convert_tokens_to_ids([str(t) for t in tokens if t is not None])
     return frozenset(int(i) for i in ids if i is not None)
+
+
+def linear_rows(linear: torch.nn.Linear, x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """``linear(x)`` restricted to output rows ``rows`` (all when None), computing only those."""
+    if rows is None:
+        return linear(x)
+    bias = None if linear.bias is None else linear.bias[rows]
+    return torch.nn.functional.linear(x, linear.weight[rows], bias)
 
 
 def gather_positions(states: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .base import Backbone, bidirectional_mask, left_padded_positions
+from .base import Backbone, bidirectional_mask, left_padded_positions, linear_rows
 from .checkpoint import CheckpointError, check_tokenizer, check_weights, read_config, require_file
 
 
@@ -43,8 +43,8 @@ class DecoderBackbone(Backbone):
         )
         return out.last_hidden_state  # after the final RMSNorm = the LM head's input
 
-    def lm_head(self, hidden):
-        return self.model.lm_head(hidden)
+    def lm_head(self, hidden, vocab_ids=None):
+        return linear_rows(self.model.lm_head, hidden, vocab_ids)
 
 
 def _load(model_class, path: Path, config, dtype: torch.dtype, **kwargs):

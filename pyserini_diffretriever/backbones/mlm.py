@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .base import Backbone
+from .base import Backbone, linear_rows
 from .checkpoint import check_tokenizer, check_weights, read_config
 
 
@@ -33,24 +33,22 @@ class MaskedLMBackbone(Backbone):
         return self.model.config.hidden_size
 
     def hidden_states(self, input_ids, attention_mask):
-        if self._body is None:  # unknown head layout: full forward, hidden states of the last layer
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-            return out.hidden_states[-1]
         return self._body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def lm_head(self, hidden):
-        if self._head is None:
-            return self.model.get_output_embeddings()(hidden)
-        return self._head(hidden)
+    def lm_head(self, hidden, vocab_ids=None):
+        predictions = getattr(getattr(self.model, "cls", None), "predictions", None)
+        if predictions is not None and vocab_ids is not None:  # BERT: transform, then only the needed rows
+            return linear_rows(predictions.decoder, predictions.transform(hidden), vocab_ids)
+        logits = self._head(hidden)
+        return logits if vocab_ids is None else logits[..., vocab_ids]
 
 
 def _split_body_and_head(model):
     """(encoder body, head-at-positions function) for the known masked-LM layouts.
 
     transformers has no generic "LM head only at these positions" call, so the head is
-    picked per architecture here; an unknown layout falls back to the output embedding
-    applied to the last hidden states, which is only right for heads without a transform,
-    so it is refused instead.
+    picked per architecture here (written by hand for that reason); an unknown layout is
+    refused rather than guessed.
     """
     body = getattr(model, "base_model", None)
     if hasattr(model, "cls") and hasattr(model.cls, "predictions"):  # BERT family

@@ -29,11 +29,14 @@ class EncoderOutput:
 @dataclass
 class MaskStates:
     """Per text of a batch: hidden ``[B, K, H]``, logits ``[B, K, V]`` and how many of the K
-    positions are kept ``[B]`` (stop-token truncation)."""
+    positions are kept ``[B]`` (stop-token truncation). When only the content-token rows of
+    the LM head were computed, logits are ``[B, K, U]`` and ``columns`` maps vocabulary id ->
+    column."""
 
     hidden: torch.Tensor
     logits: torch.Tensor
     kept: torch.Tensor
+    columns: dict[int, int] | None = None
 
 
 class DiffRetrieverEncoder:
@@ -94,28 +97,38 @@ class DiffRetrieverEncoder:
             for row, text in enumerate(chunk):
                 kept = int(states.kept[row])
                 out.dense.append(self._dense(states.hidden[row, :kept]))
-                out.sparse.append(self.sparse_encoder.encode(states.logits[row, :kept], text))
+                out.sparse.append(self.sparse_encoder.encode(states.logits[row, :kept], text, states.columns))
         return out
 
     # ----------------------------------------------------------------------- internals
-    def mask_states(self, texts: list[str], is_query: bool) -> MaskStates:
-        """Hidden states and logits at the K mask positions, after S denoising steps."""
+    def mask_states(self, texts: list[str], is_query: bool, full_vocabulary: bool = False) -> MaskStates:
+        """Hidden states and logits at the K mask positions, after S denoising steps.
+
+        The sparse vector only reads the logits of the texts' content tokens, so unless a
+        step needs the whole vocabulary (stop-token truncation and denoising take an argmax),
+        the LM head computes only those rows: for a 152k vocabulary that is most of the head's
+        cost and memory saved."""
         batch = self.builder(is_query).batch(texts)
         steps = min(self.config.denoising_steps, batch.mask_positions.shape[1])
-        hidden, logits = self._denoise(batch.input_ids, batch.attention_mask, batch.mask_positions, steps)
+        columns = vocab_ids = None
+        if not (full_vocabulary or steps > 1 or self.config.stop_token_truncation):
+            union = sorted(set().union(*(self.sparse_encoder.vocabulary.ids(t) for t in texts)))
+            columns = {token: column for column, token in enumerate(union)}
+            vocab_ids = torch.tensor(union, dtype=torch.long)
+        hidden, logits = self._denoise(batch.input_ids, batch.attention_mask, batch.mask_positions, steps, vocab_ids)
         kept = self._kept_positions(logits)
-        return MaskStates(hidden=hidden, logits=logits, kept=kept)
+        return MaskStates(hidden=hidden, logits=logits, kept=kept, columns=columns)
 
-    def _forward(self, input_ids, attention_mask, positions):
+    def _forward(self, input_ids, attention_mask, positions, vocab_ids=None):
         logit_positions = positions - 1 if self.config.shift_logits else None
-        out = self.backbone.forward_at(input_ids, attention_mask, positions, logit_positions)
+        out = self.backbone.forward_at(input_ids, attention_mask, positions, logit_positions, vocab_ids)
         return out.hidden.cpu(), out.logits.cpu()
 
-    def _denoise(self, input_ids, attention_mask, positions, steps: int):
+    def _denoise(self, input_ids, attention_mask, positions, steps: int, vocab_ids=None):
         """S = 1: one pass. S > 1 (METHOD.md section 4): after each pass the most confident
         remaining masks are replaced by their argmax tokens, about K/S per step, and each
         position's hidden state and logits are frozen at the step it is unmasked."""
-        hidden, logits = self._forward(input_ids, attention_mask, positions)
+        hidden, logits = self._forward(input_ids, attention_mask, positions, vocab_ids)
         if steps == 1:
             return hidden, logits
         batch, k = positions.shape

