@@ -1,0 +1,49 @@
+"""TREC run files: ``qid Q0 docid rank score tag`` per line."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+Run = dict[str, dict[str, float]]
+
+
+class RunError(ValueError):
+    """A malformed run file, with file and line."""
+
+
+def read_run(path: str | Path) -> Run:
+    run: Run = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 6:
+                raise RunError(f"{path}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
+            try:
+                score = float(fields[4])
+            except ValueError:
+                raise RunError(f"{path}:{number}: score {fields[4]!r} is not a number") from None
+            docs = run.setdefault(fields[0], {})
+            if fields[2] in docs:
+                raise RunError(f"{path}:{number}: document {fields[2]} appears twice for query {fields[0]}")
+            docs[fields[2]] = score
+    return run
+
+
+def ranked(docs: dict[str, float], depth: int | None = None) -> list[tuple[str, float]]:
+    """Score descending, ties by docid ascending (Anserini's order), cut at ``depth``."""
+    order = sorted(docs.items(), key=lambda item: (-item[1], item[0]))
+    return order if depth is None else order[:depth]
+
+
+def write_run(run: Run, path: str | Path, tag: str, depth: int | None = None,
+              query_order: Iterable[str] | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for qid in (query_order if query_order is not None else run):
+            for rank, (docid, score) in enumerate(ranked(run.get(qid, {}), depth), start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+    tmp.replace(path)

@@ -1,0 +1,108 @@
+"""Fusion and evaluation against independent computations."""
+import random
+import subprocess
+import sys
+
+import pytest
+
+from pyserini_diffretriever.evaluation import evaluate
+from pyserini_diffretriever.fusion import hybrid, reciprocal_rank
+from pyserini_diffretriever.trec import RunError, read_run, write_run
+
+SPARSE = {
+    "q1": {"d1": 30.0, "d2": 20.0, "d3": 10.0},
+    "q2": {"d9": 5.0},                              # a run with a single hit
+    "q3": {"d1": 7.0, "d2": 7.0, "d4": 1.0},        # ties
+}
+DENSE = {
+    "q1": {"d2": 0.9, "d4": 0.5, "d1": 0.1},
+    "q2": {"d9": 0.8, "d8": 0.4},
+    "q4": {"d5": 2.0, "d6": 1.0},                   # a query present in only one run
+}
+
+
+def reference_hybrid(sparse, dense, alpha):
+    """The formula of METHOD.md section 3, written out independently."""
+    out = {}
+    for q in set(sparse) | set(dense):
+        def norm(run):
+            docs = run.get(q, {})
+            if not docs:
+                return {}
+            lo, hi = min(docs.values()), max(docs.values())
+            return {d: (s - lo) / max(hi - lo, 1e-9) for d, s in docs.items()}
+        s, d = norm(sparse), norm(dense)
+        out[q] = {doc: alpha * d.get(doc, 0) + (1 - alpha) * s.get(doc, 0) for doc in set(s) | set(d)}
+    return out
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
+def test_hybrid_equals_formula(alpha):
+    got, want = hybrid(SPARSE, DENSE, alpha), reference_hybrid(SPARSE, DENSE, alpha)
+    assert set(got) == set(want)
+    for q in want:
+        assert got[q] == pytest.approx(want[q], abs=1e-12)
+    # hand-checked values
+    assert hybrid(SPARSE, DENSE, 0.5)["q1"]["d2"] == pytest.approx(0.5 * 1.0 + 0.5 * 0.5)
+    assert hybrid(SPARSE, DENSE, 0.5)["q2"]["d9"] == pytest.approx(0.5 * 1.0 + 0.5 * 0.0)  # single hit -> 0
+    assert hybrid(SPARSE, DENSE, 0.5)["q4"] == pytest.approx({"d5": 0.5, "d6": 0.0})
+
+
+def test_rrf_equals_formula():
+    got = reciprocal_rank([SPARSE, DENSE], k=60)
+    assert got["q1"]["d2"] == pytest.approx(1 / 62 + 1 / 61)
+    assert got["q3"]["d2"] == pytest.approx(1 / 62)  # tie at 7.0: d1 before d2 (docid order)
+
+
+def test_tie_order_is_deterministic(tmp_path):
+    write_run({"q3": SPARSE["q3"]}, tmp_path / "r.trec", "t")
+    lines = (tmp_path / "r.trec").read_text().splitlines()
+    assert [l.split()[2] for l in lines] == ["d1", "d2", "d4"]
+    assert lines[0] == "q3 Q0 d1 1 7.000000 t"
+
+
+def _random_run(seed, queries=20, docs=60, hits=40):
+    rng = random.Random(seed)
+    return {f"q{q}": {f"d{d}": rng.random() * 10 for d in rng.sample(range(docs), hits)} for q in range(queries)}
+
+
+def test_same_ranking_as_pyserini_normalize_fusion(tmp_path):
+    sparse, dense = _random_run(1), _random_run(2)
+    write_run(sparse, tmp_path / "s.trec", "s")
+    write_run(dense, tmp_path / "d.trec", "d")
+    subprocess.run([sys.executable, "-m", "pyserini_diffretriever.fusion", "--runs", str(tmp_path / "s.trec"),
+                    str(tmp_path / "d.trec"), "--alpha", "0.5", "--output", str(tmp_path / "ours.trec")],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pyserini.fusion", "--runs", str(tmp_path / "s.trec"), str(tmp_path / "d.trec"),
+                    "--method", "normalize", "--output", str(tmp_path / "pyserini.trec")],
+                   check=True, capture_output=True, timeout=300)
+    ours, theirs = read_run(tmp_path / "ours.trec"), read_run(tmp_path / "pyserini.trec")
+    for q in sparse:
+        a = sorted(ours[q], key=lambda d: (-ours[q][d], d))
+        b = sorted(theirs[q], key=lambda d: (-theirs[q][d], d))
+        assert a == b
+
+
+def test_evaluation_equals_trec_eval(tmp_path):
+    run = _random_run(3)
+    rng = random.Random(4)
+    qrels = {f"q{q}": {f"d{d}": rng.choice([0, 1, 2]) for d in rng.sample(range(60), 15)} for q in range(22)}
+    write_run(run, tmp_path / "r.trec", "t")
+    with open(tmp_path / "qrels.txt", "w") as out:
+        for q, docs in qrels.items():
+            for d, rel in docs.items():
+                out.write(f"{q} 0 {d} {rel}\n")
+    ours = evaluate(read_run(tmp_path / "r.trec"), qrels)
+    for metric, args in [("ndcg_cut_10", ["-m", "ndcg_cut.10"]), ("recall_100", ["-m", "recall.100"]),
+                         ("recip_rank", ["-M", "10", "-m", "recip_rank"])]:
+        out = subprocess.run([sys.executable, "-m", "pyserini.eval.trec_eval", "-c", *args,
+                              str(tmp_path / "qrels.txt"), str(tmp_path / "r.trec")],
+                             check=True, capture_output=True, text=True, timeout=300).stdout
+        value = [l.split() for l in out.splitlines() if l.startswith(metric.split("_cut")[0])][-1][-1]
+        assert ours[metric] == pytest.approx(float(value), abs=1e-4), metric
+
+
+def test_bad_run_file(tmp_path):
+    (tmp_path / "bad.trec").write_text("q1 Q0 d1 1 0.5 tag\nq1 Q0 d2 2 notanumber tag\n")
+    with pytest.raises(RunError, match=r"bad.trec:2: score 'notanumber' is not a number"):
+        read_run(tmp_path / "bad.trec")
