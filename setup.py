@@ -26,6 +26,7 @@ import glob
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import time
 import zipfile
@@ -101,6 +102,7 @@ def add_file_to_wheel(wheel_path, name, data):
     added = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
     added.compress_type = zipfile.ZIP_DEFLATED
     added.external_attr = 0o644 << 16
+    mode = stat.S_IMODE(os.stat(wheel_path).st_mode)
     handle, tmp_path = tempfile.mkstemp(suffix=".whl", dir=os.path.dirname(os.path.abspath(wheel_path)))
     os.close(handle)
     try:
@@ -110,6 +112,7 @@ def add_file_to_wheel(wheel_path, name, data):
                     target.writestr(info, content)
             target.writestr(added, data)
             target.writestr(record_info, text.encode("utf-8"))  # RECORD stays last
+        os.chmod(tmp_path, mode)  # mkstemp creates 0600
         shutil.move(tmp_path, wheel_path)
     finally:
         if os.path.exists(tmp_path):

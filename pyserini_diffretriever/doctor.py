@@ -273,7 +273,10 @@ def main(argv=None) -> int:
             print(f"  - {message}", file=sys.stderr)
         return 1
     suffix = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
-    print(f"doctor: everything needed works{suffix}.")
+    if args.no_jvm:
+        print(f"doctor: the fast checks pass{suffix}; run without --no-jvm to start the JVM too.")
+    else:
+        print(f"doctor: everything needed works{suffix}.")
     return 0
 
 
