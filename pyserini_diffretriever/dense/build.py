@@ -25,6 +25,13 @@ def store_meta(config) -> dict:
 
 def build_store_from_chunks(writer, state, dense_dtype: str = "float16"):
     files = writer.chunk_files()
+    present = {f.stem for f in files}
+    lost = sorted(m.stem for m in writer.progress_dir.glob("part-*.done") if m.stem not in present)
+    if lost:
+        raise FileNotFoundError(
+            f"{writer.root}: chunk(s) {', '.join(lost[:5])} are marked finished but their dense files are missing; "
+            f"delete their .progress/*.done markers and run the same command again to re-encode them"
+        )
     n_vectors, dim = 0, None
     for file in files:
         with np.load(file) as chunk:
