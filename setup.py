@@ -31,7 +31,7 @@ import tempfile
 import time
 import zipfile
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.develop import develop
 
@@ -154,4 +154,8 @@ class develop_with_hook(develop):
 
 cmdclass["develop"] = develop_with_hook
 
-setup(cmdclass=cmdclass)
+# Every subpackage of the library, plus the top-level encoders/ folder installed as the data
+# package pyserini_diffretriever.configs (package_dir in setup.cfg).
+PACKAGES = find_packages(include=["pyserini_diffretriever", "pyserini_diffretriever.*"]) + ["pyserini_diffretriever.configs"]
+
+setup(cmdclass=cmdclass, packages=PACKAGES)
