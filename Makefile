@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(PY) -m pyserini_diffretriever.run --collection demo --encoder diffretriever-default --output-dir runs/demo
+	$(PY) -m pyserini_diffretriever.run --collection demo --encoder diffretriever-default
 
 bench-encode: $(STAMP)
 	$(PY) benchmarks/bench_encode.py
