@@ -109,6 +109,16 @@ class EncoderConfig:
     def max_length(self, is_query: bool) -> int:
         return self.max_length_query if is_query else self.max_length_passage
 
+    # Fields that change how fast an encoder runs, not what it computes.
+    RUNTIME_FIELDS = ("source", "device", "batch_size", "dtype")
+
+    def record(self) -> dict:
+        """The fields that define the representations (recorded beside encoded outputs)."""
+        record = dataclasses.asdict(self)
+        for runtime in self.RUNTIME_FIELDS:
+            record.pop(runtime)
+        return record
+
     def replace(self, **overrides: Any) -> "EncoderConfig":
         """A copy with some fields changed (None values are ignored)."""
         known = {f.name for f in fields(self)}

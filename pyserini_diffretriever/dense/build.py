@@ -1,8 +1,6 @@
 """Merging the encoder's dense chunk files into one dense store."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from tqdm import tqdm
 
@@ -11,12 +9,9 @@ from .store import write_store
 
 
 def store_meta(config) -> dict:
-    record = dataclasses.asdict(config)
-    for volatile in ("source", "device", "batch_size", "dtype"):
-        record.pop(volatile)
     return {
         "encoder": config.name,
-        "config": record,
+        "config": config.record(),
         "kq": config.kq,
         "kp": config.kp,
         "checkpoint_fingerprint": checkpoint_fingerprint(resolve_checkpoint(config.checkpoint)),

@@ -8,7 +8,6 @@ DiffRetriever encoder into a Lucene-ready sparse collection and a dense multi-ve
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -102,16 +101,9 @@ class _EncoderState:
         return self._encoder
 
 
-def config_record(config) -> dict:
-    record = dataclasses.asdict(config)
-    for volatile in ("source", "device", "batch_size", "dtype"):
-        record.pop(volatile)
-    return record
-
-
 def check_encoder_record(output: Path, config) -> None:
     path = output / "encoder.json"
-    record = config_record(config)
+    record = config.record()
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))["config"]
         if previous != record:
