@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 NAME_PREFIX = "diffretriever-"
-BACKBONES = ("dream", "llada", "mlm")
+BACKBONES = ("dream", "llada", "mlm", "qwen2", "llama")  # qwen2/llama: autoregressive (baselines)
+METHODS = ("diffretriever", "diffembed", "promptreps", "repllama")
 POOLINGS = ("multi", "mean")
 QUANTIZATIONS = ("truncate", "round")
 
@@ -41,7 +42,12 @@ class EncoderConfig:
 
     Attributes
     ----------
-    backbone : "dream", "llada" or "mlm" (any transformers masked LM).
+    method : "diffretriever" (the masked positions of one bidirectional pass), or a baseline of
+        the paper's comparison (METHOD.md section 6): "diffembed" (mean-pooled hidden states of
+        the raw text), "promptreps" (autoregressive greedy decoding, one representation per
+        generated token), "repllama" (end-of-sequence hidden state of an autoregressive model).
+    backbone : "dream", "llada" or "mlm" (any transformers masked LM); "qwen2" and "llama"
+        are autoregressive (causal) chat models for the promptreps / repllama baselines.
     checkpoint : a local checkpoint directory, a Hub id, or ``package:<pkg>/<subdir>``
         (a folder inside an installed Python package, located without importing it).
     kq, kp : number of [MASK] positions on the query and the passage side.
@@ -56,6 +62,8 @@ class EncoderConfig:
     denoising_steps : S forward passes (METHOD.md section 4); 1 = one pass (default).
     sparse_topk : top-k per mask position before max-pooling (published: 128).
     quantization : "truncate" (zero-shot, published) or "round" (fine-tuned); scale 100.
+    max_new_tokens : promptreps: tokens generated at most (N; published 20 zero-shot, 4
+        fine-tuned); decoding stops earlier at the closing quote.
     shift_logits : read logits at the position before each mask (Dream's generation
         convention); default False as in the published retrieval code.
     dtype : "auto" (bfloat16 on CUDA, float32 on CPU), "float32", "bfloat16", "float16".
@@ -66,6 +74,8 @@ class EncoderConfig:
     backbone: str
     checkpoint: str
     name: str = "custom"
+    method: str = "diffretriever"
+    max_new_tokens: int = 20
     kq: int = 4
     kp: int = 16
     prompt_one: str = "one-word"
@@ -92,10 +102,13 @@ class EncoderConfig:
         where = f"encoder config {self.source}"
         if self.backbone not in BACKBONES:
             raise ConfigError(f"{where}: backbone {self.backbone!r} is not one of {', '.join(BACKBONES)}")
-        for key in ("kq", "kp", "max_length_query", "max_length_passage", "denoising_steps", "sparse_topk", "batch_size"):
+        for key in ("kq", "kp", "max_length_query", "max_length_passage", "denoising_steps", "sparse_topk", "batch_size",
+                    "max_new_tokens"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+        if self.method not in METHODS:
+            raise ConfigError(f"{where}: method {self.method!r} is not one of {', '.join(METHODS)}")
         if self.pooling not in POOLINGS:
             raise ConfigError(f"{where}: pooling {self.pooling!r} is not one of {', '.join(POOLINGS)}")
         if self.quantization not in QUANTIZATIONS:

@@ -8,6 +8,7 @@ DiffRetriever encoder into a Lucene-ready sparse collection and a dense multi-ve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -106,6 +107,9 @@ def check_encoder_record(output: Path, config) -> None:
     record = config.record()
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))["config"]
+        # an option added to EncoderConfig after the folder was written had its default then
+        defaults = {f.name: f.default for f in dataclasses.fields(config) if f.name not in previous}
+        previous = {**{k: v for k, v in defaults.items() if k in record}, **previous}
         if previous != record:
             changed = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
             raise ValueError(
