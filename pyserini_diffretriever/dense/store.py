@@ -45,26 +45,44 @@ class DenseStore:
     @classmethod
     def open(cls, root: str | Path) -> "DenseStore":
         root = Path(root)
+        if not root.is_dir():
+            raise DenseStoreError(f"dense store {root} does not exist or is not a folder")
         for name in ("meta.json", "vectors.npy", "offsets.npy", "docids.txt"):
             if not (root / name).is_file():
                 raise DenseStoreError(f"dense store {root} is missing {name}")
-        meta = json.loads((root / "meta.json").read_text(encoding="utf-8"))
+        try:
+            meta = json.loads((root / "meta.json").read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise DenseStoreError(f"dense store {root}: meta.json is not valid JSON ({err})") from None
+        if not isinstance(meta, dict):
+            raise DenseStoreError(f"dense store {root}: meta.json is not a JSON object")
         try:
             vectors = np.load(root / "vectors.npy", mmap_mode="r")
-        except ValueError as err:  # numpy refuses a file shorter than its header says
+        except (ValueError, OSError, EOFError) as err:  # numpy refuses a file shorter than its header says
             raise DenseStoreError(f"dense store {root}: vectors.npy is truncated or corrupt ({err})") from None
-        offsets = np.load(root / "offsets.npy")
-        docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
+        try:
+            offsets = np.load(root / "offsets.npy")
+        except (ValueError, OSError, EOFError) as err:
+            raise DenseStoreError(f"dense store {root}: offsets.npy is truncated or corrupt ({err})") from None
+        try:
+            docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise DenseStoreError(f"dense store {root}: docids.txt is not UTF-8 text ({err})") from None
         if vectors.ndim != 2 or vectors.shape[0] != meta.get("n_vectors") or vectors.shape[1] != meta.get("dim"):
             raise DenseStoreError(
                 f"dense store {root}: vectors.npy has shape {vectors.shape}, meta.json says "
                 f"[{meta.get('n_vectors')}, {meta.get('dim')}]"
             )
+        if vectors.dtype not in (np.float16, np.float32):
+            raise DenseStoreError(f"dense store {root}: vectors.npy holds {vectors.dtype}, expected float16 or float32")
+        if offsets.ndim != 1 or not np.issubdtype(offsets.dtype, np.integer):
+            raise DenseStoreError(f"dense store {root}: offsets.npy must be a 1-D integer array, got {offsets.dtype} {offsets.shape}")
         if len(offsets) != len(docids) + 1 or offsets[0] != 0 or offsets[-1] != vectors.shape[0] or np.any(np.diff(offsets) < 1):
             raise DenseStoreError(
                 f"dense store {root}: offsets.npy ({len(offsets)} entries, last {offsets[-1] if len(offsets) else None}) "
                 f"does not match docids.txt ({len(docids)} ids) and vectors.npy ({vectors.shape[0]} rows)"
             )
+        offsets = offsets.astype(np.int64, copy=False)
         return cls(root, vectors, offsets, docids, meta)
 
 

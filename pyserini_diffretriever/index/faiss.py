@@ -1,0 +1,99 @@
+"""python -m pyserini_diffretriever.index.faiss: build the FAISS index of a dense store for
+approximate MaxSim search (``pyserini_diffretriever.search.faiss --approximate``).
+
+    python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense
+    python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense --kind hnsw --storage flat
+
+Writes ``faiss.index`` and ``faiss.json`` (build parameters and the store it was built on)
+into the store folder. Every passage vector of the store is one FAISS entry; see
+``pyserini_diffretriever.dense.approximate`` for the parameters and their trade-offs.
+"""
+from __future__ import annotations
+
+import os
+
+# torch (k-means, assignment) and FAISS (encoding) alternate: see search/faiss/__main__.py
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from tqdm import tqdm  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pyserini_diffretriever.index.faiss",
+        description="Build the FAISS index (candidate generation for approximate MaxSim) of a dense store.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--index", required=True, help="dense store folder (OUTPUT/dense of the encode command; OUTPUT works too)")
+    parser.add_argument("--kind", default="ivf", choices=["ivf", "hnsw"],
+                        help="ivf: inverted file (fast to build; search cost ~ nprobe/nlist); hnsw: graph (fast queries, slow build)")
+    parser.add_argument("--storage", default="sq8", choices=["flat", "fp16", "sq8"],
+                        help="vectors inside FAISS: float32, float16, or 8-bit scalar quantized (candidates only; "
+                             "the rerank reads the store)")
+    parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: ~2 sqrt(n_vectors), a power of two)")
+    parser.add_argument("--train-size", type=int, default=None, help="vectors sampled to train IVF / the quantizer (default 40 per list)")
+    parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
+    parser.add_argument("--ef-construction", type=int, default=80, help="HNSW construction breadth")
+    parser.add_argument("--threads", type=int, default=None, help="threads for FAISS and torch (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the training sample and k-means")
+    parser.add_argument("--force", action="store_true", help="rebuild even when a FAISS index is already there")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..dense.approximate import ApproximateIndexError
+    from ..dense.store import DenseStoreError
+
+    try:
+        return run(args)
+    except (DenseStoreError, ApproximateIndexError, FileNotFoundError, ValueError) as err:
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line
+        return 2
+
+
+def run(args) -> int:
+    from ..dense.approximate import INDEX_FILE, BuildParams, describe, set_threads
+    from ..dense.index import MultiVectorIndex
+    from ..search.faiss import resolve_store_dir
+
+    root = resolve_store_dir(args.index)
+    index = MultiVectorIndex.load(root, approximate=False)
+    if (root / INDEX_FILE).is_file() and not args.force:
+        try:
+            MultiVectorIndex.load(root, approximate=True)
+            print(f"{root / INDEX_FILE} exists and matches the store; --force rebuilds it")
+            return 0
+        except ValueError as err:
+            print(f"rebuilding: {err}", file=sys.stderr)
+    set_threads(args.threads)
+    params = BuildParams(kind=args.kind, storage=args.storage, nlist=args.nlist, train_size=args.train_size,
+                         hnsw_m=args.hnsw_m, ef_construction=args.ef_construction, seed=args.seed)
+    params.validate()
+    started = time.time()
+    n_vectors = int(index.offsets[-1])
+    bar = None
+
+    def progress(rows: int) -> None:  # the bar opens when adding starts (after training)
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=n_vectors, unit="vec", unit_scale=True, desc="add to FAISS")
+        bar.update(rows)
+
+    try:
+        built = index.build_approximate(params, progress=progress, log=print)
+    finally:
+        if bar is not None:
+            bar.close()
+    index.save(root)
+    print(f"{describe(built.params)} over {n_vectors} vectors of {len(index)} documents -> {root / INDEX_FILE} "
+          f"({time.time() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

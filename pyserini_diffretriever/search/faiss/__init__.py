@@ -1,0 +1,181 @@
+"""Dense multi-vector search (MaxSim) over a DiffRetriever dense store, Pyserini style.
+
+``MultiVectorSearcher`` plays the part of ``pyserini.search.faiss.FaissSearcher`` for
+multi-vector indexes: it takes a dense store folder and a query encoder (a
+``DiffRetrieverEncoder`` or a ``diffretriever-<config>`` name), and ``search`` /
+``batch_search`` return hits with ``docid`` and ``score``. Before any query is encoded it
+checks that the query encoder is the one the store was encoded with.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from ...dense.store import DenseStoreError
+
+if TYPE_CHECKING:  # torch and FAISS load on first use (see __main__: OMP settings come first)
+    import numpy as np
+
+    from ...dense.approximate import SearchParams
+
+#: Config fields that shape the passage vectors: a query encoder differing in one of these
+#: searches a different vector space. (kq and max_length_query are query-side and may be
+#: overridden; sparse_topk / quantization* only affect the sparse side.)
+MUST_MATCH = ("backbone", "kp", "pooling")
+SHOULD_MATCH = ("prompt_one", "prompt_few", "shift_logits", "denoising_steps", "stop_token_truncation",
+                "count_masks_in_length", "max_length_passage")
+
+
+class EncoderMismatchError(ValueError):
+    """The query encoder is not the encoder the dense store was built with."""
+
+
+@dataclass
+class DenseSearchResult:
+    docid: str
+    score: float
+
+
+def resolve_store_dir(path: str | Path) -> Path:
+    """``DIR`` itself when it holds a store (``meta.json``), else ``DIR/dense`` when that
+    does (the folder ``pyserini_diffretriever.encode --output DIR`` writes)."""
+    path = Path(path)
+    if not path.exists():
+        raise DenseStoreError(f"index {path} does not exist")
+    if not (path / "meta.json").is_file() and (path / "dense" / "meta.json").is_file():
+        return path / "dense"
+    return path
+
+
+RUNTIME_FIELDS = ("source", "device", "batch_size", "dtype")
+
+
+def config_fields(config) -> dict:
+    """The fields of an encoder configuration that shape its outputs (as in ``meta.json``)."""
+    record = dataclasses.asdict(config)
+    for runtime in RUNTIME_FIELDS:
+        record.pop(runtime, None)
+    return record
+
+
+def query_fingerprint(config) -> str:
+    from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
+
+    return checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
+
+
+def check_encoder(meta: dict, config, dim: int | None = None, store: str | Path = "the index") -> list[str]:
+    """Refuse a query encoder that does not match the store's; return warnings for softer
+    differences. ``dim``: the encoder's hidden size when known (checked against
+    ``meta['dim']``). The checkpoint fingerprint is only computed (reading a few MB of the
+    query encoder's checkpoint) when the configuration fields agree."""
+    stored = meta.get("config") or {}
+    if not stored and meta.get("checkpoint_fingerprint") is None:
+        return [f"{store} has no encoder record in meta.json; the query encoder cannot be checked"]
+    mine = config_fields(config)
+    problems = [f"{key} {stored.get(key)!r} vs {mine.get(key)!r}"
+                for key in MUST_MATCH if key in stored and stored.get(key) != mine.get(key)]
+    if dim is not None and meta.get("dim") is not None and int(meta["dim"]) != int(dim):
+        problems.append(f"dimension {meta['dim']} vs {dim}")
+    if not problems and meta.get("checkpoint_fingerprint") is not None:
+        fingerprint = query_fingerprint(config)
+        if meta.get("checkpoint_fingerprint") != fingerprint:
+            problems.append(
+                f"checkpoint ({stored.get('checkpoint', '?')}, fingerprint {str(meta['checkpoint_fingerprint'])[:12]} "
+                f"vs {mine.get('checkpoint')}, fingerprint {fingerprint[:12]})"
+            )
+    if problems:
+        stored_name = meta.get("encoder") or "an unnamed encoder"
+        raise EncoderMismatchError(
+            f"{store} was encoded with diffretriever-{stored_name}, the query encoder is diffretriever-{config.name}; "
+            f"they differ in {'; '.join(problems)} (index vs query encoder). Use the encoder the index was built with"
+            + (f" (or --kp {stored['kp']})" if any(p.startswith("kp ") for p in problems) and len(problems) == 1 else "")
+        )
+    return [f"{store} differs from the query encoder diffretriever-{config.name} in {key}: "
+            f"{stored.get(key)!r} (index) vs {mine.get(key)!r} (query encoder)"
+            for key in SHOULD_MATCH if key in stored and stored.get(key) != mine.get(key)]
+
+
+class MultiVectorSearcher:
+    """Search a dense store with a DiffRetriever query encoder.
+
+    Parameters
+    ----------
+    index_dir : a dense store folder (``DIR/dense``; ``DIR`` works too).
+    query_encoder : a ``DiffRetrieverEncoder``, or an encoder name / YAML path (loaded with
+        ``encoder_overrides``).
+    approximate : search with the FAISS index saved in the store (``faiss.index``).
+    params : ``SearchParams`` of the approximate search.
+    aggregate : ``"sum"`` (published) or ``"mean"``.
+    device : torch device for the MaxSim products (the encoder's device comes from its config
+        or ``encoder_overrides={"device": ...}``).
+    encoder_overrides : config fields to override when ``query_encoder`` is a name
+        (``checkpoint``, ``kq``, ``device``, ``batch_size``, ...).
+
+    Examples
+    --------
+    >>> searcher = MultiVectorSearcher("indexes/scifact/dense", "diffretriever-splade-tiny")  # doctest: +SKIP
+    >>> hits = searcher.search("what causes scurvy", k=10)                                   # doctest: +SKIP
+    >>> hits[0].docid, hits[0].score                                                          # doctest: +SKIP
+    ('4983', 3.71)
+    """
+
+    def __init__(self, index_dir: str | Path, query_encoder, approximate: bool = False,
+                 params: SearchParams | None = None, aggregate: str = "sum", device: str = "cpu",
+                 encoder_overrides: dict | None = None, warn=None) -> None:
+        from ...dense.approximate import ApproximateStats, SearchParams
+        from ...dense.index import MultiVectorIndex
+
+        self.root = resolve_store_dir(index_dir)
+        self.index = MultiVectorIndex.load(self.root, approximate=True if approximate else False)
+        self.approximate = approximate
+        self.params = params or SearchParams()
+        self.aggregate = aggregate
+        self.device = device
+        self.stats = ApproximateStats()
+        if isinstance(query_encoder, str):
+            from ...config import load_config
+
+            config = load_config(query_encoder, **(encoder_overrides or {}))
+            warnings = check_encoder(self.index.meta, config, store=self.root)  # before loading weights
+            from ...encode.encoder import DiffRetrieverEncoder
+
+            self.encoder = DiffRetrieverEncoder(config)
+        else:
+            self.encoder = query_encoder
+            warnings = check_encoder(self.index.meta, self.encoder.config, store=self.root)
+        check_encoder(self.index.meta, self.encoder.config, dim=self.encoder.dimension, store=self.root)
+        for line in warnings:
+            (warn or _stderr)(f"warning: {line}")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> list[np.ndarray]:
+        return self.encoder.encode(list(texts), is_query=True, batch_size=batch_size).dense
+
+    def search_vectors(self, queries: Sequence[np.ndarray], k: int = 10) -> list[list[DenseSearchResult]]:
+        hits = self.index.search_hits(queries, k, self.approximate, self.aggregate, self.params, self.device,
+                                      stats=self.stats)
+        docids = self.index.docids
+        return [[DenseSearchResult(docids[i], float(s)) for i, s in zip(h.indices, h.scores)] for h in hits]
+
+    def search(self, query: str, k: int = 10) -> list[DenseSearchResult]:
+        return self.search_vectors(self.encode([query]), k)[0]
+
+    def batch_search(self, queries: Sequence[str], q_ids: Sequence[str], k: int = 10,
+                     batch_size: int | None = None) -> dict[str, list[DenseSearchResult]]:
+        """All ``queries`` at once (one pass over the matrix for exact search)."""
+        results = self.search_vectors(self.encode(queries, batch_size), k)
+        return dict(zip(q_ids, results))
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
+
+__all__ = ["DenseSearchResult", "EncoderMismatchError", "MultiVectorSearcher", "check_encoder", "resolve_store_dir"]
