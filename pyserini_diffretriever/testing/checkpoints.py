@@ -28,6 +28,12 @@ Three layouts are provided:
 ``write_bert_checkpoint``
     bert-base-uncased layout (``BertForMaskedLM``, WordPiece ``vocab.txt``),
     saved with ``save_pretrained``; ``AutoTokenizer`` loads it.
+``write_qwen2_instruct_checkpoint`` / ``write_llama3_instruct_checkpoint``
+    Qwen2.5-7B-Instruct and Meta-Llama-3-8B-Instruct (autoregressive chat models
+    for the PromptReps / RepLLaMA baselines; transformers' native Qwen2 / Llama
+    layouts and tokenizers).  A Qwen2 checkpoint holds exactly the tensors of the
+    Dream checkpoint written with the same ``seed`` and sizes (see the section
+    near the end of this module for the sources of their facts).
 
 Weights are random (normal, std 0.02; norm weights close to 1), so outputs are
 meaningless, but shapes, names, dtypes and ids match the real checkpoints.
@@ -62,6 +68,8 @@ __all__ = [
     "write_bert_checkpoint",
     "write_dream_checkpoint",
     "write_llada_checkpoint",
+    "write_llama3_instruct_checkpoint",
+    "write_qwen2_instruct_checkpoint",
 ]
 
 # ---------------------------------------------------------------------------
@@ -954,4 +962,421 @@ def write_bert_checkpoint(
         model = BertForMaskedLM(config)
     model.save_pretrained(directory)
     _write_bert_tokenizer(directory)
+    return directory
+
+
+# ---------------------------------------------------------------------------
+# Autoregressive chat models for the baselines (PromptReps, RepLLaMA).
+#
+# Sources of the copied facts: Qwen/Qwen2.5-7B-Instruct and
+# meta-llama/Meta-Llama-3-8B-Instruct on the Hugging Face Hub (config.json,
+# generation_config.json, tokenizer_config.json, special_tokens_map.json).
+# Checked against public copies found with code search: the Qwen2.5-Instruct
+# tokenizer files (added tokens 151643..151664, special-token fields, chat
+# template) as pasted in public GitHub repositories, Qwen2-7B/Qwen2.5-7B
+# config.json values in model-spec tables, and a vendored
+# Meta-Llama-3-8B-Instruct/tokenizer_config.json (YJiangcm/WebR; added tokens
+# 128000..128255 and the chat template; that copy was re-saved with a local
+# model_max_length/pad_token, which are not used here).  Where the Hub files
+# changed over time the current revision is followed: Llama-3-8B-Instruct's
+# ``eos_token`` is ``<|eot_id|>`` (early revisions said ``<|end_of_text|>``)
+# and its config.json ``eos_token_id`` is 128009.
+# ---------------------------------------------------------------------------
+
+QWEN2_VOCAB_SIZE = 152064
+QWEN2_NUM_REGULAR_TOKENS = 151643  # same byte-level BPE range as Dream (Dream starts from Qwen2.5)
+
+# Qwen2.5's 22 added tokens are Dream's first 22 (Dream adds <|beginoftext|> and <|mask|>).
+QWEN2_ADDED_TOKENS: tuple[tuple[str, bool], ...] = DREAM_ADDED_TOKENS[:22]
+
+QWEN2_ADDITIONAL_SPECIAL_TOKENS = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+QWEN2_CONFIG = {
+    "architectures": ["Qwen2ForCausalLM"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+    "hidden_act": "silu",
+    "hidden_size": 3584,
+    "initializer_range": 0.02,
+    "intermediate_size": 18944,
+    "max_position_embeddings": 32768,
+    "max_window_layers": 28,
+    "model_type": "qwen2",
+    "num_attention_heads": 28,
+    "num_hidden_layers": 28,
+    "num_key_value_heads": 4,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0,
+    "sliding_window": 131072,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.43.1",
+    "use_cache": True,
+    "use_sliding_window": False,
+    "vocab_size": QWEN2_VOCAB_SIZE,
+}
+
+QWEN2_GENERATION_CONFIG = {
+    "bos_token_id": 151643,
+    "do_sample": True,
+    "eos_token_id": [151645, 151643],
+    "pad_token_id": 151643,
+    "repetition_penalty": 1.05,
+    "temperature": 0.7,
+    "top_k": 20,
+    "top_p": 0.8,
+    "transformers_version": "4.37.0",
+}
+
+# Qwen2.5-Instruct's template is the one Dream ships (Dream-v0 was initialised from
+# Qwen2.5) except for the default system prompt, used when no system turn is given.
+_DREAM_DEFAULT_SYSTEM = "You are a helpful assistant."
+_QWEN2_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+if DREAM_CHAT_TEMPLATE.count(_DREAM_DEFAULT_SYSTEM) != 2:  # pragma: no cover - guards the derivation below
+    raise RuntimeError("Dream chat template changed; re-derive the Qwen2.5 template")
+QWEN2_CHAT_TEMPLATE = DREAM_CHAT_TEMPLATE.replace(_DREAM_DEFAULT_SYSTEM, _QWEN2_DEFAULT_SYSTEM)
+
+LLAMA3_VOCAB_SIZE = 128256
+LLAMA3_NUM_REGULAR_TOKENS = 128000  # ids 0..127999 are byte-level BPE tokens.
+LLAMA3_BOS_TOKEN_ID = 128000
+LLAMA3_EOT_TOKEN_ID = 128009
+
+# The split regex of the Llama-3 tokenizer.json pre-tokenizer (tiktoken's cl100k-style pattern).
+LLAMA3_PRETOKENIZE_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def _llama3_added_tokens() -> tuple[str, ...]:
+    """Llama-3's 256 special tokens, in id order from 128000 to 128255."""
+    named = {
+        128000: "<|begin_of_text|>",
+        128001: "<|end_of_text|>",
+        128006: "<|start_header_id|>",
+        128007: "<|end_header_id|>",
+        128009: "<|eot_id|>",
+    }
+    tokens, reserved = [], 0
+    for token_id in range(LLAMA3_NUM_REGULAR_TOKENS, LLAMA3_VOCAB_SIZE):
+        if token_id in named:
+            tokens.append(named[token_id])
+        else:
+            tokens.append(f"<|reserved_special_token_{reserved}|>")
+            reserved += 1
+    return tuple(tokens)
+
+
+LLAMA3_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": LLAMA3_BOS_TOKEN_ID,
+    "eos_token_id": LLAMA3_EOT_TOKEN_ID,
+    "hidden_act": "silu",
+    "hidden_size": 4096,
+    "initializer_range": 0.02,
+    "intermediate_size": 14336,
+    "max_position_embeddings": 8192,
+    "model_type": "llama",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 32,
+    "num_key_value_heads": 8,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": None,
+    "rope_theta": 500000.0,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.40.0.dev0",
+    "use_cache": True,
+    "vocab_size": LLAMA3_VOCAB_SIZE,
+}
+
+LLAMA3_GENERATION_CONFIG = {
+    "bos_token_id": LLAMA3_BOS_TOKEN_ID,
+    "do_sample": True,
+    "eos_token_id": [128001, LLAMA3_EOT_TOKEN_ID],
+    "max_length": 4096,
+    "temperature": 0.6,
+    "top_p": 0.9,
+    "transformers_version": "4.40.0.dev0",
+}
+
+# Verbatim from the real tokenizer_config.json.
+LLAMA3_CHAT_TEMPLATE = (
+    "{% set loop_messages = messages %}"
+    "{% for message in loop_messages %}"
+    "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"  # noqa: E501
+    "{% if loop.index0 == 0 %}"
+    "{% set content = bos_token + content %}"
+    "{% endif %}"
+    "{{ content }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+    "{% endif %}"
+)
+
+
+def _write_qwen2_tokenizer(directory: pathlib.Path) -> None:
+    """Write Qwen2.5's ``vocab.json``, ``merges.txt``, ``tokenizer.json`` and JSON configs.
+
+    The toy vocabulary and merges are Dream's (same ids), so a Dream and a Qwen2
+    checkpoint written with the same arguments tokenize every text identically.
+    ``tokenizer.json`` is the pipeline ``transformers.Qwen2Tokenizer`` builds from
+    ``vocab.json`` + ``merges.txt`` (NFC, Qwen's split regex, byte-level), as in the
+    real checkpoint, which ships all three files.
+    """
+    _, merges = _train_byte_level_bpe()
+    _write_json(directory / "vocab.json", _padded_bpe_vocab(QWEN2_NUM_REGULAR_TOKENS))
+    (directory / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+    first_id = QWEN2_NUM_REGULAR_TOKENS
+    _write_json(
+        directory / "special_tokens_map.json",
+        {
+            "additional_special_tokens": QWEN2_ADDITIONAL_SPECIAL_TOKENS,
+            "eos_token": _special_token_entry("<|im_end|>"),
+            "pad_token": _special_token_entry("<|endoftext|>"),
+        },
+    )
+    _write_json(
+        directory / "tokenizer_config.json",
+        {
+            "add_bos_token": False,
+            "add_prefix_space": False,
+            "added_tokens_decoder": _added_tokens_decoder(first_id, QWEN2_ADDED_TOKENS),
+            "additional_special_tokens": QWEN2_ADDITIONAL_SPECIAL_TOKENS,
+            "bos_token": None,
+            "chat_template": QWEN2_CHAT_TEMPLATE,
+            "clean_up_tokenization_spaces": False,
+            "eos_token": "<|im_end|>",
+            "errors": "replace",
+            "model_max_length": 131072,
+            "pad_token": "<|endoftext|>",
+            "split_special_tokens": False,
+            "tokenizer_class": "Qwen2Tokenizer",
+            "unk_token": None,
+        },
+    )
+    from transformers import Qwen2Tokenizer
+
+    (directory / "tokenizer.json").unlink(missing_ok=True)  # build from vocab.json + merges.txt only
+    tokenizer = Qwen2Tokenizer.from_pretrained(str(directory))
+    tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
+
+
+def write_qwen2_instruct_checkpoint(
+    path,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+    seed: int = 0,
+    dtype: str = "bfloat16",
+    num_shards: int = 2,
+) -> pathlib.Path:
+    """Write a tiny random checkpoint laid out like Qwen2.5-7B-Instruct.
+
+    ``model_type`` ``qwen2`` (loaded by transformers' native ``Qwen2ForCausalLM``), the
+    real vocabulary size (152064), special ids (``<|endoftext|>`` 151643 = pad/bos,
+    ``<|im_start|>`` 151644, ``<|im_end|>`` 151645 = eos) and chat template.
+
+    The weights are :func:`write_dream_checkpoint`'s for the same arguments: Dream-v0 is
+    a Qwen2 network with the same weight names and vocabulary size, so a Dream and a
+    Qwen2 checkpoint written with the same ``seed`` and sizes hold IDENTICAL tensors
+    (and tokenize identically): running one causally and the other bidirectionally
+    isolates the decoding strategy from the weights.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target directory (created if missing; existing files are overwritten).
+    hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size : int
+        Model sizes (as for :func:`write_dream_checkpoint`).
+    seed : int
+        Seed for the weights; the global torch RNG is left untouched.
+    dtype : str
+        Storage dtype (the real checkpoint stores bfloat16).
+    num_shards : int
+        Number of ``model-0000i-of-0000n.safetensors`` files.
+
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint directory; ``AutoTokenizer.from_pretrained(path)`` loads its tokenizer.
+    """
+    if hidden_size % num_heads or num_heads % num_kv_heads:
+        raise ValueError("hidden_size must be divisible by num_heads, and num_heads by num_kv_heads")
+    directory = pathlib.Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {
+        **QWEN2_CONFIG,
+        "hidden_size": hidden_size,
+        "intermediate_size": intermediate_size,
+        "max_window_layers": num_layers,
+        "num_attention_heads": num_heads,
+        "num_hidden_layers": num_layers,
+        "num_key_value_heads": num_kv_heads,
+        "torch_dtype": dtype,
+    }
+    _write_json(directory / "config.json", config)
+    _write_json(directory / "generation_config.json", QWEN2_GENERATION_CONFIG)
+    weights = _dream_weights(hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size, seed)
+    target = _torch_dtype(dtype)
+    _write_sharded_safetensors(directory, {k: v.to(target) for k, v in weights.items()}, num_shards)
+    _write_qwen2_tokenizer(directory)
+    return directory
+
+
+def _llama3_weights(
+    hidden_size: int, num_layers: int, num_heads: int, num_kv_heads: int, intermediate_size: int, seed: int
+) -> dict[str, torch.Tensor]:
+    """Random float32 Llama-3 weights (transformers' Llama names, no biases), in storage order."""
+    head_dim = hidden_size // num_heads
+    kv_dim = num_kv_heads * head_dim
+    with _seeded(seed) as g:
+        weights = {"model.embed_tokens.weight": _normal(g, LLAMA3_VOCAB_SIZE, hidden_size)}
+        for n in range(num_layers):
+            prefix = f"model.layers.{n}"
+            weights[f"{prefix}.input_layernorm.weight"] = _normal(g, hidden_size, mean=1.0)
+            weights[f"{prefix}.self_attn.q_proj.weight"] = _normal(g, hidden_size, hidden_size)
+            weights[f"{prefix}.self_attn.k_proj.weight"] = _normal(g, kv_dim, hidden_size)
+            weights[f"{prefix}.self_attn.v_proj.weight"] = _normal(g, kv_dim, hidden_size)
+            weights[f"{prefix}.self_attn.o_proj.weight"] = _normal(g, hidden_size, hidden_size)
+            weights[f"{prefix}.post_attention_layernorm.weight"] = _normal(g, hidden_size, mean=1.0)
+            weights[f"{prefix}.mlp.gate_proj.weight"] = _normal(g, intermediate_size, hidden_size)
+            weights[f"{prefix}.mlp.up_proj.weight"] = _normal(g, intermediate_size, hidden_size)
+            weights[f"{prefix}.mlp.down_proj.weight"] = _normal(g, hidden_size, intermediate_size)
+        weights["model.norm.weight"] = _normal(g, hidden_size, mean=1.0)
+        weights["lm_head.weight"] = _normal(g, LLAMA3_VOCAB_SIZE, hidden_size)
+    return weights
+
+
+def _build_llama3_tokenizer() -> Tokenizer:
+    """A byte-level BPE ``Tokenizer`` with Llama-3's pipeline: the split regex, byte-level
+    mapping, ``<|begin_of_text|>`` prepended by the post-processor, 256 special tokens."""
+    from tokenizers import Regex, processors
+
+    _, merges = _train_byte_level_bpe()
+    model = models.BPE(vocab=_padded_bpe_vocab(LLAMA3_NUM_REGULAR_TOKENS), merges=list(merges), ignore_merges=True)
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(LLAMA3_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(
+        [AddedToken(content, special=True, normalized=False) for content in _llama3_added_tokens()]
+    )
+    bos = "<|begin_of_text|>"
+    tokenizer.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(
+                single=f"{bos} $A", pair=f"{bos} $A {bos} $B:1", special_tokens=[(bos, LLAMA3_BOS_TOKEN_ID)]
+            ),
+        ]
+    )
+    return tokenizer
+
+
+def _write_llama3_tokenizer(directory: pathlib.Path) -> None:
+    """Write Llama-3's ``tokenizer.json`` and tokenizer JSON files."""
+    _build_llama3_tokenizer().save(str(directory / "tokenizer.json"))
+    added = [(content, True) for content in _llama3_added_tokens()]
+    _write_json(
+        directory / "special_tokens_map.json",
+        {"bos_token": _special_token_entry("<|begin_of_text|>"), "eos_token": _special_token_entry("<|eot_id|>")},
+    )
+    _write_json(
+        directory / "tokenizer_config.json",
+        {
+            "added_tokens_decoder": _added_tokens_decoder(LLAMA3_NUM_REGULAR_TOKENS, added),
+            "bos_token": "<|begin_of_text|>",
+            "chat_template": LLAMA3_CHAT_TEMPLATE,
+            "clean_up_tokenization_spaces": True,
+            "eos_token": "<|eot_id|>",
+            "model_input_names": ["input_ids", "attention_mask"],
+            "model_max_length": 1000000000000000019884624838656,
+            "tokenizer_class": "PreTrainedTokenizerFast",
+        },
+    )
+
+
+def write_llama3_instruct_checkpoint(
+    path,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+    seed: int = 0,
+    dtype: str = "bfloat16",
+    num_shards: int = 2,
+) -> pathlib.Path:
+    """Write a tiny random checkpoint laid out like Meta-Llama-3-8B-Instruct.
+
+    ``model_type`` ``llama`` (transformers' native ``LlamaForCausalLM``), vocabulary 128256,
+    ``<|begin_of_text|>`` 128000 (bos, prepended by the tokenizer), ``<|end_of_text|>``
+    128001, ``<|start_header_id|>`` 128006, ``<|end_header_id|>`` 128007, ``<|eot_id|>``
+    128009 (eos of the chat model), no pad token, and the real chat template.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target directory (created if missing; existing files are overwritten).
+    hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size : int
+        Model sizes; ``hidden_size`` must be divisible by ``num_heads`` and ``num_heads``
+        by ``num_kv_heads`` (grouped-query attention as in the real model).
+    seed : int
+        Seed for the weights; the global torch RNG is left untouched.
+    dtype : str
+        Storage dtype (the real checkpoint stores bfloat16).
+    num_shards : int
+        Number of ``model-0000i-of-0000n.safetensors`` files.
+
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint directory; ``AutoTokenizer.from_pretrained(path)`` loads its tokenizer.
+    """
+    if hidden_size % num_heads or num_heads % num_kv_heads:
+        raise ValueError("hidden_size must be divisible by num_heads, and num_heads by num_kv_heads")
+    directory = pathlib.Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {
+        **LLAMA3_CONFIG,
+        "hidden_size": hidden_size,
+        "intermediate_size": intermediate_size,
+        "num_attention_heads": num_heads,
+        "num_hidden_layers": num_layers,
+        "num_key_value_heads": num_kv_heads,
+        "torch_dtype": dtype,
+    }
+    _write_json(directory / "config.json", config)
+    _write_json(directory / "generation_config.json", LLAMA3_GENERATION_CONFIG)
+    weights = _llama3_weights(hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size, seed)
+    target = _torch_dtype(dtype)
+    _write_sharded_safetensors(directory, {k: v.to(target) for k, v in weights.items()}, num_shards)
+    _write_llama3_tokenizer(directory)
     return directory
