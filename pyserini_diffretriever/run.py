@@ -128,9 +128,11 @@ def plot(results: dict, title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    values = [results[m]["ndcg_cut_10"] for m in MODES]
+    modes = [m for m in MODES if m in results]
+    colours = {"bm25": "#888", "sparse": "#4c72b0", "dense": "#dd8452", "hybrid": "#55a868"}
+    values = [results[m]["ndcg_cut_10"] for m in modes]
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    bars = ax.bar([m.upper() if m == "bm25" else m for m in MODES], values, color=["#888", "#4c72b0", "#dd8452", "#55a868"])
+    bars = ax.bar([m.upper() if m == "bm25" else m for m in modes], values, color=[colours[m] for m in modes])
     ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=8)
     ax.set_ylabel("nDCG@10")
     ax.set_ylim(0, max(1e-3, max(values)) * 1.2)
@@ -142,7 +144,7 @@ def plot(results: dict, title: str, path: Path) -> None:
 
 def table(results: dict) -> str:
     lines = [f"{'mode':<8}" + "".join(f"{LABELS[m]:>10}" for m in METRICS)]
-    for mode in MODES:
+    for mode in (m for m in MODES if m in results):
         lines.append(f"{mode:<8}" + "".join(f"{results[mode][m]:>10.4f}" for m in METRICS))
     return "\n".join(lines)
 
@@ -174,7 +176,12 @@ def run(args) -> dict:
                                      dense_dtype="float16")
     timer("encode corpus", encode_corpus, encode_args, config, state, encoded)
     count = len(Path(encoded / "dense" / "docids.txt").read_text(encoding="utf-8").splitlines())
-    timer("index sparse (Lucene impact)", build_lucene, encoded / "sparse", encoded / "lucene", count, args.threads, True)
+    from .encode.factory import encoder_class
+
+    has_sparse = encoder_class(config.method).has_sparse  # DiffEmbed and RepLLaMA are dense only
+    modes = MODES if has_sparse else ("bm25", "dense")
+    if has_sparse:
+        timer("index sparse (Lucene impact)", build_lucene, encoded / "sparse", encoded / "lucene", count, args.threads, True)
 
     qids = list(topics)
     queries = timer("encode queries", state.encoder.encode, [topics[q] for q in qids], True, args.batch_size)
@@ -183,23 +190,24 @@ def run(args) -> dict:
         for qid, vector in zip(qids, queries.sparse):
             handle.write(json.dumps({"id": qid, "contents": " ".join(topics[qid].split()), "vector": vector},
                                     ensure_ascii=False) + "\n")
-    runs = {mode: out / f"{mode}.trec" for mode in MODES}
-    timer("search sparse (pyserini.search.lucene --impact)", lucene_search, encoded / "lucene", topics_file,
-          runs["sparse"], args.hits, args.remove_query, "--impact", "--encoder", str(cached), "--min-idf", "-1")
+    runs = {mode: out / f"{mode}.trec" for mode in modes}
     timer("search dense (MaxSim)", dense_search, encoded / "dense", state.encoder, qids, queries.dense, runs["dense"],
           args.hits, args.remove_query)
-    sparse_run, dense_run = read_run(runs["sparse"]), read_run(runs["dense"])
-    timer("fuse (hybrid)", write_run, hybrid(sparse_run, dense_run, args.alpha), runs["hybrid"],
-          "diffretriever-hybrid", args.hits, qids)
+    if has_sparse:
+        timer("search sparse (pyserini.search.lucene --impact)", lucene_search, encoded / "lucene", topics_file,
+              runs["sparse"], args.hits, args.remove_query, "--impact", "--encoder", str(cached), "--min-idf", "-1")
+        sparse_run, dense_run = read_run(runs["sparse"]), read_run(runs["dense"])
+        timer("fuse (hybrid)", write_run, hybrid(sparse_run, dense_run, args.alpha), runs["hybrid"],
+              "diffretriever-hybrid", args.hits, qids)
 
     bm25_index = indexes / f"{name}-bm25"
     bm25_count = timer("BM25 collection", write_bm25_collection, collection / "corpus.jsonl", bm25_index / "collection")
     timer("index BM25 (Lucene)", build_lucene, bm25_index / "collection", bm25_index / "lucene", bm25_count, args.threads, False)
     timer("search BM25", lucene_search, bm25_index / "lucene", topics_file, runs["bm25"], args.hits, args.remove_query, "--bm25")
 
-    results = {mode: evaluate(read_run(runs[mode]), qrels) for mode in MODES}
+    results = {mode: evaluate(read_run(runs[mode]), qrels) for mode in modes}
     total = round(time.time() - started, 1)
-    report = {**results, "collection": str(collection), "split": args.split, "encoder": config.name,
+    report = {**results, "method": config.method, "collection": str(collection), "split": args.split, "encoder": config.name,
               "queries": len(topics), "documents": count, "remove_query": args.remove_query, "alpha": args.alpha,
               "runs": {m: str(p) for m, p in runs.items()}, "wall_seconds": {**timer.times, "total": total}}
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -96,9 +96,9 @@ class _EncoderState:
     @property
     def encoder(self):
         if self._encoder is None:
-            from .encoder import DiffRetrieverEncoder
+            from .factory import build_encoder
 
-            self._encoder = DiffRetrieverEncoder(self.config)
+            self._encoder = build_encoder(self.config)
         return self._encoder
 
 
@@ -131,7 +131,12 @@ def count_documents(path) -> int:
 
 
 def encode_corpus(args, config, state: _EncoderState, output: Path) -> None:
-    writer = EncodedCorpusWriter(output, write_sparse=not args.no_sparse, write_dense=not args.no_dense)
+    from .factory import encoder_class
+
+    has_sparse = encoder_class(config.method).has_sparse  # known without loading the model
+    if not has_sparse and not args.no_sparse:
+        print(f"note: {config.name} ({config.method}) has no sparse side; writing the dense store only")
+    writer = EncodedCorpusWriter(output, write_sparse=has_sparse and not args.no_sparse, write_dense=not args.no_dense)
     total = count_documents(args.corpus)
     shard_total = len(range(args.shard_id, total, args.num_shards)) if total else None
     done = empty = encoded = 0

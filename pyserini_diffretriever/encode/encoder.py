@@ -50,6 +50,8 @@ class DiffRetrieverEncoder:
     ((4, 128), ['causes', 'scurvy'])
     """
 
+    has_sparse = True  # the baselines DiffEmbed and RepLLaMA are dense only
+
     def __init__(self, config: EncoderConfig, backbone: Backbone | None = None) -> None:
         self.config = config
         self.backbone = backbone if backbone is not None else load_backbone(

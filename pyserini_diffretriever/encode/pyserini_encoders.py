@@ -50,9 +50,9 @@ def shared_encoder(name: str, **overrides):
     with _CACHE_LOCK:
         encoder = _CACHE.get(key)
         if encoder is None:
-            from .encoder import DiffRetrieverEncoder
+            from .factory import build_encoder_from_config
 
-            encoder = DiffRetrieverEncoder.from_config(name, **overrides)
+            encoder = build_encoder_from_config(name, **overrides)
             _CACHE[key] = encoder
         return encoder
 

@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # torch and FAISS load on first use (see __main__: OMP settin
 #: Config fields that shape the passage vectors: a query encoder differing in one of these
 #: searches a different vector space. (kq and max_length_query are query-side and may be
 #: overridden; sparse_topk / quantization* only affect the sparse side.)
-MUST_MATCH = ("backbone", "kp", "pooling")
+MUST_MATCH = ("method", "backbone", "kp", "pooling")
 SHOULD_MATCH = ("prompt_one", "prompt_few", "shift_logits", "denoising_steps", "stop_token_truncation",
-                "count_masks_in_length", "max_length_passage")
+                "count_masks_in_length", "max_length_passage", "max_new_tokens")
 
 
 class EncoderMismatchError(ValueError):
@@ -140,9 +140,9 @@ class MultiVectorSearcher:
 
             config = load_config(query_encoder, **(encoder_overrides or {}))
             warnings = check_encoder(self.index.meta, config, store=self.root)  # before loading weights
-            from ...encode.encoder import DiffRetrieverEncoder
+            from ...encode.factory import build_encoder
 
-            self.encoder = DiffRetrieverEncoder(config)
+            self.encoder = build_encoder(config)
         else:
             self.encoder = query_encoder
             warnings = check_encoder(self.index.meta, self.encoder.config, store=self.root)
