@@ -1,5 +1,4 @@
 """Bad input gives one clear error (or a documented behaviour), never a crash deep in torch."""
-import json
 import shutil
 import subprocess
 import sys
@@ -7,7 +6,6 @@ import sys
 import numpy as np
 import pytest
 
-from pyserini_diffretriever import DiffRetrieverEncoder
 from pyserini_diffretriever.backbones import CheckpointError, load_backbone
 from pyserini_diffretriever.config import ConfigError, EncoderConfig, load_config
 from pyserini_diffretriever.corpus import CorpusError, read_documents

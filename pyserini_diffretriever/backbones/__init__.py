@@ -15,13 +15,19 @@ def load_backbone(kind: str, checkpoint: str, device: str = "auto", dtype: str =
     if kind not in loaders:
         raise ValueError(f"unknown backbone {kind!r}; expected one of {', '.join(loaders)}")
     torch_device = pick_device(device)
-    path = resolve_checkpoint(checkpoint)
+    return load_checked(loaders[kind], kind, resolve_checkpoint(checkpoint), torch_device, pick_dtype(dtype, torch_device))
+
+
+def load_checked(loader, kind: str, path, device, dtype):
+    """Run a backbone loader with transformers' notices quieted (the model-type notices are
+    expected: the layouts are mapped here on purpose), a missing config field reported as a
+    checkpoint error, and the checkpoint folder recorded on the backbone."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the model-type notices are expected here: we map the layout ourselves
+    hf_logging.set_verbosity_error()
     try:
-        backbone = loaders[kind](path, torch_device, pick_dtype(dtype, torch_device))
+        backbone = loader(path, device, dtype)
     except KeyError as err:
         raise CheckpointError(f"checkpoint {path}: config.json has no field {err}; is this a {kind!r} checkpoint?") from None
     finally:

@@ -188,19 +188,9 @@ def load_causal(kind: str, path, device="auto", dtype="auto") -> CausalBackbone:
         raise ValueError(f"unknown autoregressive backbone {kind!r}; expected one of {', '.join(CAUSAL_KINDS)} (or dream)")
     torch_device = device if isinstance(device, torch.device) else pick_device(device)
     torch_dtype = dtype if isinstance(dtype, torch.dtype) else pick_dtype(dtype, torch_device)
-    path = resolve_checkpoint(str(path))
-    from transformers.utils import logging as hf_logging
+    from . import load_checked
 
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        backbone = _load(kind, path, torch_device, torch_dtype)
-    except KeyError as err:
-        raise CheckpointError(f"checkpoint {path}: config.json has no field {err}; is this a {kind!r} checkpoint?") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
-    backbone.checkpoint_path = path
-    return backbone
+    return load_checked(lambda p, d, t: _load(kind, p, d, t), kind, resolve_checkpoint(str(path)), torch_device, torch_dtype)
 
 
 def _dtype_name(dtype) -> str:
