@@ -37,7 +37,13 @@ bench-encode: $(STAMP)
 bench-maxsim: $(STAMP)
 	$(PY) benchmarks/bench_maxsim.py
 
-bench: bench-encode bench-maxsim
+# Diffusion one pass vs autoregressive decoding, search latency and index storage (issue 6):
+# tables, PNG plots in benchmarks/results/, one JSON object as the last line.
+.PHONY: bench-comparison
+bench-comparison: $(STAMP)
+	$(PY) benchmarks/bench_comparison.py
+
+bench: bench-encode bench-maxsim bench-comparison
 
 clean:
 	rm -rf $(VENV) build *.egg-info
