@@ -1,0 +1,98 @@
+"""python -m pyserini_diffretriever.train: contrastive fine-tuning of a DiffRetriever encoder.
+
+    python -m pyserini_diffretriever.train --encoder diffretriever-splade-tiny \
+        --train ../shared/data/scifact --split train --output runs/ft/scifact
+
+``--train`` is a BEIR-layout folder (positives from ``qrels/<split>.tsv``, hard negatives
+mined with BM25), a Tevatron-style JSONL (``query``, ``positive_passages``,
+``negative_passages``) or a ``query<TAB>positive<TAB>negative`` TSV. The output folder is an
+encoder: ``--encoder OUTPUT/encoder.yaml``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .trainer import TrainOptions, Trainer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainOptions("", "", "")
+    p = argparse.ArgumentParser(prog="python -m pyserini_diffretriever.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--encoder", required=True, help="the base encoder: diffretriever-<config> or a YAML path")
+    p.add_argument("--train", required=True, help="BEIR folder, Tevatron JSONL or triples TSV")
+    p.add_argument("--split", default=d.split, help="qrels split of a BEIR folder")
+    p.add_argument("--output", required=True, help="output folder (becomes the fine-tuned encoder)")
+    p.add_argument("--name", help="encoder name in the written YAML (default: the output folder's name)")
+    g = p.add_argument_group("model")
+    g.add_argument("--method", choices=("auto", "full", "lora"), default=d.method,
+                   help="auto: full fine-tuning for masked LMs, LoRA for Dream/LLaDA")
+    g.add_argument("--lora-r", type=int, default=d.lora_r)
+    g.add_argument("--lora-alpha", type=int, default=d.lora_alpha)
+    g.add_argument("--lora-dropout", type=float, default=d.lora_dropout)
+    g.add_argument("--lora-targets", nargs="+", help="module-name suffixes (default: per backbone)")
+    g.add_argument("--freeze-embeddings", action="store_true", help="full fine-tuning: keep the input embeddings "
+                   "(and an LM head tied to them) fixed")
+    g.add_argument("--no-dropout", dest="dropout", action="store_false", help="train with dropout off")
+    g.add_argument("--gradient-checkpointing", action="store_true")
+    g.add_argument("--kq", type=int, help="query masks (default: the base config's)")
+    g.add_argument("--kp", type=int, help="passage masks (default: the base config's)")
+    g.add_argument("--max-length-query", type=int)
+    g.add_argument("--max-length-passage", type=int)
+    g.add_argument("--device", help="cpu, cuda, ... (default: the config's)")
+    g.add_argument("--dtype", choices=("float32", "bfloat16", "float16"),
+                   help="weights' dtype (default: float32; bfloat16 for a LoRA base on CUDA, with bf16 autocast)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int, default=d.epochs)
+    g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="queries per micro-batch")
+    g.add_argument("--accumulation", type=int, default=d.accumulation, help="micro-batches per optimiser step")
+    g.add_argument("--negatives", type=int, default=d.negatives, help="hard negatives per query")
+    g.add_argument("--lr", type=float, default=d.lr)
+    g.add_argument("--warmup", type=float, default=d.warmup, help="warm-up fraction of the steps")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm, help="0 disables clipping")
+    g.add_argument("--seed", type=int, default=d.seed)
+    g = p.add_argument_group("loss")
+    g.add_argument("--dense-weight", type=float, default=d.dense_weight)
+    g.add_argument("--sparse-weight", type=float, default=d.sparse_weight)
+    g.add_argument("--tau-dense", type=float, default=d.tau_dense)
+    g.add_argument("--tau-sparse", type=float, default=d.tau_sparse)
+    g.add_argument("--no-train-sparse-topk", dest="train_sparse_topk", action="store_false",
+                   help="skip the per-position top-k cut of the sparse weights in training")
+    g.add_argument("--no-dense-clamp", dest="dense_clamp", action="store_false",
+                   help="train on sum_i max_j <q_i, p_j> without the max(0, .) of the searched score")
+    g.add_argument("--head-bias-quantile", type=float,
+                   help="before training, shift the LM head's output bias so that this quantile of the content-token "
+                        "logits at the mask positions is 0 (a head whose logits there are all negative gets no "
+                        "sparse gradient otherwise)")
+    g = p.add_argument_group("data")
+    g.add_argument("--mine-depth", type=int, default=d.mine_depth, help="BM25 negatives: candidates per query")
+    g.add_argument("--mine-skip", type=int, default=d.mine_skip, help="BM25 negatives: skip the best-ranked N")
+    g.add_argument("--bm25-index", help="an existing Lucene index of the corpus (JsonCollection) for mining")
+    g.add_argument("--holdout", type=int, default=d.holdout,
+                   help="hold out N training queries and report their nDCG@10 (BEIR input)")
+    g.add_argument("--eval-every-epoch", action="store_true", help="evaluate the held-out queries after each epoch")
+    g.add_argument("--threads", type=int, default=d.threads)
+    g = p.add_argument_group("checkpoints")
+    g.add_argument("--save-every", type=int, default=d.save_every, help="optimiser steps between checkpoints (0: per epoch)")
+    g.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    g.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
+    g.add_argument("--no-progress", dest="progress", action="store_false")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    options = TrainOptions(**vars(args))
+    try:
+        Trainer(options).run()
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
