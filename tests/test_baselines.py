@@ -25,12 +25,7 @@ from pyserini_diffretriever.testing.checkpoints import (
 )
 from reference_decoder import REFERENCE
 
-SYSTEM = "You are an AI assistant that can understand human language."
-QUERY_FEW = ('Query: "', '". Use a few words to represent the query in a retrieval task. '
-             'Make sure your words are in lowercase.', 'The words are: "')
-PASSAGE_ONE = ('Passage: "', '". Use one word to represent the passage in a retrieval task. '
-               'Make sure your word is in lowercase.', 'The word is: "')
-TEXT = "Vitamin C deficiency causes scurvy in sailors on long voyages."
+from test_encoder import PASSAGE_ONE, QUERY_FEW, SYSTEM, TEXT  # the hand-written prompt strings
 TEXTS = [TEXT, "BM25 ranks passages.", "Dense retrieval maps each query and each passage to vectors of numbers "
          "that a library such as FAISS searches in milliseconds.", "heart attack"]
 
