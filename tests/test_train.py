@@ -253,3 +253,19 @@ def test_export_keeps_the_checkpoint_layout(checkpoints, kind, tmp_path):
     for x, y in zip(a.dense, b.dense):
         np.testing.assert_array_equal(x, y)
     assert a.sparse == b.sparse
+
+
+@pytest.mark.parametrize("kind", ["dream", "llada"])
+def test_lora_default_targets_train_every_decoder_layout(checkpoints, kind):
+    """The per-backbone default LoRA targets exist in Dream's (Qwen2) and LLaDA's (Llama)
+    layouts, and one loss backward reaches every adapter."""
+    enc = DiffRetrieverEncoder(EncoderConfig(backbone=kind, checkpoint=str(checkpoints[kind]), kq=2, kp=2,
+                                             dtype="float32", device="cpu"))
+    apply_lora(enc.backbone)
+    model = ContrastiveModel(enc).train(False)
+    named = [(n, p) for n, p in enc.backbone.model.named_parameters() if p.requires_grad]
+    assert named and all("lora_" in n for n, _ in named)
+    assert {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, _ in named} == {
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    model.loss(fixed_batch()).loss.backward()
+    assert all(p.grad is not None for n, p in named if "lora_A" in n or "lora_B" in n)

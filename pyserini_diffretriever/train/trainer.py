@@ -114,7 +114,7 @@ class Trainer:
         dtype = o.dtype or ("bfloat16" if cuda and method == "lora" else "float32")
         config = base.replace(kq=o.kq, kp=o.kp, max_length_query=o.max_length_query,
                               max_length_passage=o.max_length_passage, device=device, dtype=dtype,
-                              stop_token_truncation=False, denoising_steps=1)
+                              stop_token_truncation=False, denoising_steps=1, quantization="round")
         return base, config, method
 
     def _data(self) -> list[Example]:
