@@ -57,14 +57,22 @@ def _llada_name(name: str) -> str:
 
 
 def save_checkpoint(backbone, base_checkpoint: Path, target: str | Path, kind: str) -> Path:
-    """Write ``backbone``'s current weights as a checkpoint directory of the base's layout."""
+    """Write ``backbone``'s current weights as a checkpoint directory of the base's layout
+    (files readable by everyone: the folder may be shipped inside a package)."""
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    model = backbone.model
+    _write_checkpoint(backbone.model, Path(base_checkpoint), target, kind)
+    for file in target.iterdir():
+        if file.is_file():
+            file.chmod(0o644)
+    return target
+
+
+def _write_checkpoint(model, base_checkpoint: Path, target: Path, kind: str) -> None:
     if kind == "mlm":
         model.save_pretrained(str(target))
-        copy_side_files(Path(base_checkpoint), target)
-        return target
+        copy_side_files(base_checkpoint, target)
+        return
     from safetensors.torch import save_file
 
     shutil.copy2(Path(base_checkpoint) / "config.json", target / "config.json")
@@ -87,7 +95,7 @@ def save_checkpoint(backbone, base_checkpoint: Path, target: str | Path, kind: s
         stale.unlink(missing_ok=True)
     if len(shards) == 1:
         save_file(shards[0], str(target / "model.safetensors"), metadata={"format": "pt"})
-        return target
+        return
     weight_map = {}
     for i, shard in enumerate(shards, start=1):
         file = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
@@ -96,7 +104,6 @@ def save_checkpoint(backbone, base_checkpoint: Path, target: str | Path, kind: s
     total = sum(t.numel() * t.element_size() for t in state.values())
     (target / "model.safetensors.index.json").write_text(
         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n", encoding="utf-8")
-    return target
 
 
 def encoder_yaml(config: EncoderConfig, checkpoint: str, name: str, comment: str = "") -> str:

@@ -23,7 +23,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +85,6 @@ class TrainOptions:
     eval_every_epoch: bool = False
     threads: int = 2
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def set_seed(seed: int) -> None:
