@@ -19,7 +19,6 @@ optimiser step.
 from __future__ import annotations
 
 import json
-import math
 import random
 import shutil
 import time
