@@ -164,7 +164,10 @@ def encode_corpus(args, config, state: _EncoderState, output: Path) -> None:
               f"the sparse collection with the placeholder token {EMPTY_VECTOR_TOKEN!r} (weight 1), which no query "
               f"matches", file=sys.stderr)
     if not args.no_dense:
-        if writer.all_shards_done(args.num_shards):
+        store_meta = output / "dense" / "meta.json"
+        if encoded == 0 and store_meta.is_file() and json.loads(store_meta.read_text())["n_docs"] == done:
+            print(f"dense store: complete ({done} documents), nothing to merge")
+        elif writer.all_shards_done(args.num_shards):
             from ..dense.build import build_store_from_chunks
 
             build_store_from_chunks(writer, state, dense_dtype=args.dense_dtype)
