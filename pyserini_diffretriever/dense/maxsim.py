@@ -6,6 +6,9 @@ The score of document ``d`` for query ``q`` (METHOD.md section 3) is::
     s(q, d) = s_sum(q, d) / K_q                      aggregate="mean" (the paper's equation)
 
 where ``q_i`` are the query's vectors and ``p_j`` the document's. Both rank the same.
+``clamp=False`` drops the ``max(0, .)``: the plain sum of maxima, as Qdrant's MAX_SIM
+multi-vector comparator computes it (the two differ only where a query vector's best match
+in a document is negative).
 
 How the search runs
 -------------------
@@ -183,10 +186,11 @@ def segment_max(products: torch.Tensor, lengths: np.ndarray, dim: int = 1) -> to
     return products.view(n_docs, longest, products.shape[1]).amax(dim=1)
 
 
-def _aggregate(doc_max: torch.Tensor, batch: QueryBatch, aggregate: str) -> torch.Tensor:
-    """``[docs, T]`` per-vector maxima -> ``[docs, Q]`` scores (clamped at 0, summed over
-    each query's own vectors; divided by K_q for ``"mean"``)."""
-    doc_max.clamp_(min=0)
+def _aggregate(doc_max: torch.Tensor, batch: QueryBatch, aggregate: str, clamp: bool = True) -> torch.Tensor:
+    """``[docs, T]`` per-vector maxima -> ``[docs, Q]`` scores (clamped at 0 unless
+    ``clamp`` is False, summed over each query's own vectors; divided by K_q for ``"mean"``)."""
+    if clamp:
+        doc_max.clamp_(min=0)
     k = batch.uniform_k
     n_docs = doc_max.shape[0]
     if k is not None:
@@ -201,7 +205,8 @@ def _aggregate(doc_max: torch.Tensor, batch: QueryBatch, aggregate: str) -> torc
 
 
 def score_block(block: np.ndarray, lengths: np.ndarray, batch: QueryBatch, aggregate: str = "sum",
-                device: str | torch.device = "cpu", _queries: torch.Tensor | None = None) -> np.ndarray:
+                device: str | torch.device = "cpu", _queries: torch.Tensor | None = None,
+                clamp: bool = True) -> np.ndarray:
     """MaxSim scores ``[Q, docs]`` of every query against the documents of one block.
 
     ``block`` holds the documents' rows back to back, ``lengths`` how many rows each owns.
@@ -213,12 +218,12 @@ def score_block(block: np.ndarray, lengths: np.ndarray, batch: QueryBatch, aggre
         products = torch.mm(rows, queries.T)  # [rows, T]
         with single_threaded():
             doc_max = segment_max(products, lengths, dim=0)  # [docs, T]
-            scores = _aggregate(doc_max, batch, aggregate)
+            scores = _aggregate(doc_max, batch, aggregate, clamp)
     else:
         products = torch.mm(queries, rows.T)  # [T, rows]
         with single_threaded():
             doc_max = segment_max(products, lengths, dim=1).T  # [docs, T] (a view)
-            scores = _aggregate(doc_max, batch, aggregate)
+            scores = _aggregate(doc_max, batch, aggregate, clamp)
     return scores.cpu().numpy().T  # [Q, docs]
 
 
@@ -302,7 +307,7 @@ class TopK:
 def exact_search(vectors: np.ndarray, offsets: np.ndarray, queries: Sequence[np.ndarray] | QueryBatch, k: int = 1000,
                  aggregate: str = "sum", block_rows: int | None = None, docids: Sequence[str] | None = None,
                  device: str | torch.device = "cpu",
-                 progress: Callable[[int], None] | None = None) -> list[Hits]:
+                 progress: Callable[[int], None] | None = None, clamp: bool = True) -> list[Hits]:
     """Exact MaxSim top-``k`` of every query over all documents.
 
     Parameters
@@ -318,6 +323,8 @@ def exact_search(vectors: np.ndarray, offsets: np.ndarray, queries: Sequence[np.
         them ties are ordered by store index.
     device : torch device for the products (``"cuda"`` moves each block to the GPU).
     progress : called with the number of rows done after each block.
+    clamp : clamp each query vector's maximum at 0 (published scorer, default); False gives
+        the unclamped sum of maxima (Qdrant's MAX_SIM).
 
     Returns
     -------
@@ -349,21 +356,23 @@ def exact_search(vectors: np.ndarray, offsets: np.ndarray, queries: Sequence[np.
     lengths_all = np.diff(offsets)
     for first, last in document_blocks(offsets, block_rows):
         lo, hi = int(offsets[first]), int(offsets[last])
-        scores = score_block(vectors[lo:hi], lengths_all[first:last], batch, aggregate, device, query_tensor)
+        scores = score_block(vectors[lo:hi], lengths_all[first:last], batch, aggregate, device, query_tensor, clamp)
         top.push_block(scores, first)
         if progress is not None:
             progress(hi - lo)
     return top.results()
 
 
-def brute_force_scores(vectors: np.ndarray, offsets: np.ndarray, query: np.ndarray, aggregate: str = "sum") -> np.ndarray:
+def brute_force_scores(vectors: np.ndarray, offsets: np.ndarray, query: np.ndarray, aggregate: str = "sum",
+                       clamp: bool = True) -> np.ndarray:
     """Reference: MaxSim of one query against every document, one document at a time in
     float64 numpy (slow; for tests)."""
     query = np.asarray(query, dtype=np.float64)
     out = np.empty(len(offsets) - 1, dtype=np.float64)
     for d in range(len(out)):
         sims = query @ np.asarray(vectors[offsets[d]:offsets[d + 1]], dtype=np.float64).T
-        out[d] = np.maximum(sims.max(axis=1), 0).sum()
+        best = sims.max(axis=1)
+        out[d] = (np.maximum(best, 0) if clamp else best).sum()
     if aggregate == "mean":
         out /= len(query)
     return out
