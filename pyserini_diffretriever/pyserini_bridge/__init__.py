@@ -1,0 +1,1 @@
+"""Everything that makes stock Pyserini work with this package, in one place."""
