@@ -1,0 +1,1 @@
+"""Exports of encoded corpora to other engines and runtimes (one subpackage each)."""

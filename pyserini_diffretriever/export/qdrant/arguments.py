@@ -1,0 +1,24 @@
+"""Command-line flags naming a Qdrant collection and where it lives (export and search share them)."""
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """--collection and where it lives (shared with pyserini_diffretriever.search.qdrant)."""
+    group = parser.add_argument_group("Qdrant target (exactly one of --url, --path, --edge)")
+    group.add_argument("--collection", required=True, help="collection name")
+    group.add_argument("--url", help="Qdrant server or cluster, e.g. http://localhost:6333")
+    group.add_argument("--path", help="folder of qdrant-client's local mode (in-process; ':memory:' for RAM only)")
+    group.add_argument("--edge", help="folder of qdrant-edge-py shards (Qdrant's engine in-process; one shard per collection)")
+    group.add_argument("--api-key-env", default="QDRANT_API_KEY",
+                       help="environment variable holding the API key for --url (default: QDRANT_API_KEY; unset: no key)")
+    group.add_argument("--timeout", type=float, default=60.0, help="seconds per request to a server (default: 60)")
+
+
+def open_target(args):
+    from .backend import open_backend
+
+    return open_backend(args.collection, url=args.url, path=args.path, edge=args.edge,
+                        api_key=os.environ.get(args.api_key_env) or None, timeout=args.timeout)
