@@ -3,7 +3,7 @@ positions of one bidirectional forward pass (METHOD.md sections 1-4)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -12,18 +12,9 @@ import torch
 from ..backbones import Backbone, load_backbone
 from ..config import EncoderConfig, load_config
 from .layout import SequenceBuilder
+from .results import NORM_EPS, EncoderOutput  # noqa: F401  (re-exported: torch-free home in .results)
+from .results import check_texts as _check_texts
 from .sparse import SparseEncoder
-
-NORM_EPS = 1e-12
-
-
-@dataclass
-class EncoderOutput:
-    """``dense``: one float32 array ``[k_i, H]`` per text (L2-normalised rows in multi mode);
-    ``sparse``: one ``{token: int}`` per text, quantized exactly as written to the index."""
-
-    dense: list[np.ndarray] = field(default_factory=list)
-    sparse: list[dict[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -168,13 +159,3 @@ class DiffRetrieverEncoder:
         if self.config.pooling == "mean":
             vectors = vectors.mean(dim=0, keepdim=True)  # not renormalised (METHOD.md section 3)
         return vectors.numpy().astype(np.float32, copy=False)
-
-
-def _check_texts(texts) -> list[str]:
-    if isinstance(texts, (str, bytes)):
-        raise TypeError("encode() takes a list of texts, not a single string")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"text {i} is {type(text).__name__}, expected str (decode bytes as UTF-8 first)")
-    return texts

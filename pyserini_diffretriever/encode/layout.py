@@ -10,10 +10,14 @@ when there is none or it equals EOS), then EOS until three are filled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from ..config import PromptTemplate
+
+if TYPE_CHECKING:  # torch is imported only by batch(): the ONNX query encoder runs without it
+    import torch
 
 SENTINEL = "\uE000DIFFRETRIEVER_TEXT\uE000"  # a private-use code point no real text contains
 TAIL_LENGTH = 3
@@ -53,6 +57,17 @@ class SequenceBuilder:
             )
         self.text_budget = budget
 
+    @classmethod
+    def from_ids(cls, backbone, k: int, prefix_ids, suffix_ids, tail, text_budget: int) -> "SequenceBuilder":
+        """A builder for a layout computed earlier by the constructor (an ONNX export records
+        it): no prompt is rendered, so ``backbone.tokenizer`` only has to tokenize text, and
+        ``backbone`` needs ``tokenizer``, ``mask_token_id``, ``pad_token_id``, ``padding_side``."""
+        builder = cls.__new__(cls)
+        builder.backbone, builder.tokenizer, builder.k = backbone, backbone.tokenizer, int(k)
+        builder.prefix_ids, builder.suffix_ids, builder.tail_ids = list(prefix_ids), list(suffix_ids), list(tail)
+        builder.text_budget = int(text_budget)
+        return builder
+
     def _ids(self, text: str, split_special: bool) -> list[int]:
         # The text of a query or passage is data: special-token strings inside it (say a
         # literal "<|im_end|>") are split like ordinary text, never read as control tokens.
@@ -66,19 +81,25 @@ class SequenceBuilder:
         body = self.prefix_ids + self.text_ids(text) + self.suffix_ids
         return body + [self.backbone.mask_token_id] * self.k + self.tail_ids, len(body)
 
-    def batch(self, texts: list[str]) -> Batch:
+    def arrays(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The padded batch as int64 numpy arrays (input ids, attention mask, mask positions)."""
         sequences = [self.sequence(t) for t in texts]
         width = max(len(ids) for ids, _ in sequences)
-        input_ids = torch.full((len(texts), width), self.backbone.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(texts), width), dtype=torch.long)
-        positions = torch.empty((len(texts), self.k), dtype=torch.long)
+        input_ids = np.full((len(texts), width), self.backbone.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(texts), width), dtype=np.int64)
+        positions = np.empty((len(texts), self.k), dtype=np.int64)
         left = self.backbone.padding_side == "left"
         for row, (ids, first_mask) in enumerate(sequences):
             offset = width - len(ids) if left else 0
-            input_ids[row, offset: offset + len(ids)] = torch.tensor(ids)
+            input_ids[row, offset: offset + len(ids)] = ids
             attention_mask[row, offset: offset + len(ids)] = 1
-            positions[row] = torch.arange(offset + first_mask, offset + first_mask + self.k)
-        return Batch(input_ids, attention_mask, positions)
+            positions[row] = np.arange(offset + first_mask, offset + first_mask + self.k)
+        return input_ids, attention_mask, positions
+
+    def batch(self, texts: list[str]) -> Batch:
+        import torch
+
+        return Batch(*(torch.from_numpy(a) for a in self.arrays(texts)))
 
 
 def render_prompt(tokenizer, prompt: PromptTemplate) -> tuple[str, str]:

@@ -27,10 +27,14 @@ from __future__ import annotations
 import re
 import string
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from .stopwords import ENGLISH_STOPWORDS
+
+if TYPE_CHECKING:  # torch only where logits are torch tensors: the ONNX query encoder runs without it
+    import torch
 
 _WORD = re.compile(r"n't\b|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-.]\w+)*|[^\w\s]+")
 _CLITIC = re.compile(r"(\w+)(n't|'s|'re|'ve|'ll|'d|'m)\b")
@@ -72,6 +76,8 @@ def pooled_weights(logits: torch.Tensor, content_ids: list[int], topk: int) -> t
 
     ``logits`` is ``[K, V]``; returns float weights ``[len(content_ids)]``.
     """
+    import torch
+
     if not content_ids:
         return logits.new_zeros(0)
     weights = torch.log1p(torch.relu(logits[:, content_ids]))
@@ -81,9 +87,28 @@ def pooled_weights(logits: torch.Tensor, content_ids: list[int], topk: int) -> t
     return weights.max(dim=0).values
 
 
+def pooled_weights_array(weights: np.ndarray, topk: int) -> np.ndarray:
+    """:func:`pooled_weights` for weights already through log(1 + relu(.)): ``[K, U]`` float32
+    numpy (the ONNX query graph's output, its columns the text's content ids) -> ``[U]``."""
+    if weights.shape[1] > topk:
+        keep = np.argpartition(-weights, topk - 1, axis=1)[:, :topk]
+        sparse = np.zeros_like(weights)
+        np.put_along_axis(sparse, keep, np.take_along_axis(weights, keep, axis=1), axis=1)
+        weights = sparse
+    return weights.max(axis=0) if weights.shape[1] else np.zeros(0, dtype=weights.dtype)
+
+
 def quantize(weights: torch.Tensor, scale: float, mode: str) -> torch.Tensor:
+    import torch
+
     scaled = weights.double() * scale
     return (torch.trunc(scaled) if mode == "truncate" else torch.round(scaled)).long()
+
+
+def quantize_array(weights: np.ndarray, scale: float, mode: str) -> np.ndarray:
+    """:func:`quantize` for numpy weights (same float64 scaling; round half to even as torch)."""
+    scaled = weights.astype(np.float64) * scale
+    return (np.trunc(scaled) if mode == "truncate" else np.round(scaled)).astype(np.int64)
 
 
 def lucene_token(token: str | None, token_id: int) -> str:
@@ -113,4 +138,12 @@ class SparseEncoder:
         content = self.vocabulary.ids(text)
         at = content if columns is None else [columns[t] for t in content]
         levels = quantize(pooled_weights(logits, at, self.topk), self.scale, self.quantization)
+        return {self.token(t): int(v) for t, v in zip(content, levels.tolist()) if v > 0}
+
+    def encode_weights(self, weights: np.ndarray, text: str, columns: dict[int, int]) -> dict[str, int]:
+        """The same vector from log(1 + relu(logits)) already computed over some vocabulary rows:
+        ``weights`` ``[K, U]`` numpy, ``columns`` vocabulary id -> column (no torch needed)."""
+        content = self.vocabulary.ids(text)
+        pooled = pooled_weights_array(weights[:, [columns[t] for t in content]], self.topk)
+        levels = quantize_array(pooled, self.scale, self.quantization)
         return {self.token(t): int(v) for t, v in zip(content, levels.tolist()) if v > 0}
