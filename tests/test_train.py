@@ -55,11 +55,15 @@ def log_softmax_at(row, target, tau, keep):
     return row[target] / tau - (top + math.log(sum(math.exp(v - top) for v in values)))
 
 
-def test_losses_equal_hand_computation(base_encoder):
+@pytest.mark.parametrize("form", ["mean", "clamped-sum", None])
+def test_losses_equal_hand_computation(base_encoder, form):
     """The differentiable training path against the encoder's own inference path, with
-    MaxSim, the content-token sparse dot product and InfoNCE written out by hand."""
+    MaxSim, the content-token sparse dot product and InfoNCE written out by hand. Dense
+    forms: the published (1/K_q) sum_i max_j without clamp (also the default, form None)
+    and the searched sum_i max(0, max_j)."""
     enc = base_encoder
-    model = ContrastiveModel(enc, Objective(dense_weight=0.7, sparse_weight=1.3)).train(False)
+    options = {} if form is None else {"dense_form": form}
+    model = ContrastiveModel(enc, Objective(dense_weight=0.7, sparse_weight=1.3, **options)).train(False)
     batch = fixed_batch()
     with torch.no_grad():
         out = model.loss(batch)
@@ -76,8 +80,12 @@ def test_losses_equal_hand_computation(base_encoder):
 
     qw = [weights(q_states.logits[i], t) for i, t in enumerate(batch.queries)]
     pw = [weights(p_states.logits[j], t) for j, t in enumerate(batch.passages)]
-    dense = [[sum(max(0.0, max(float(qd[i, a] @ pd[j, b]) for b in range(3))) for a in range(2))
-              for j in range(4)] for i in range(2)]
+    best = [[[max(float(qd[i, a] @ pd[j, b]) for b in range(3)) for a in range(2)] for j in range(4)] for i in range(2)]
+    if form == "clamped-sum":
+        dense = [[sum(max(0.0, m) for m in best[i][j]) for j in range(4)] for i in range(2)]
+    else:
+        dense = [[sum(best[i][j]) / 2 for j in range(4)] for i in range(2)]
+
     sparse = [[sum(w * pw[j].get(t, 0.0) for t, w in qw[i].items()) for j in range(4)] for i in range(2)]
     assert any(s > 0 for row in sparse for s in row)  # the check is not vacuous
     keep = [[0, 1, 2, 3], [0, 2, 3]]  # query 1: d1 is one of its positives, not its target
@@ -86,6 +94,59 @@ def test_losses_equal_hand_computation(base_encoder):
     assert float(out.dense) == pytest.approx(hand_dense, rel=1e-4, abs=1e-4)
     assert float(out.sparse) == pytest.approx(hand_sparse, rel=1e-5, abs=1e-6)
     assert float(out.loss) == pytest.approx(0.7 * hand_dense + 1.3 * hand_sparse, rel=1e-4, abs=1e-4)
+
+
+def test_dense_forms_on_hand_vectors():
+    """Both dense training scores on vectors whose best matches are known: query vector 0
+    matches passage vector 1 at 0.6, query vector 1's best match is -0.8 (negative)."""
+    from pyserini_diffretriever.train.losses import dense_scores
+
+    q = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])                  # [1, Kq 2, H 2]
+    p = torch.tensor([[[-0.6, -0.8], [0.6, -0.8], [-0.28, -0.96]]])  # [1, Kp 3, H 2]
+    assert float(dense_scores(q, p)) == pytest.approx((0.6 - 0.8) / 2)  # published default
+    assert float(dense_scores(q, p, "mean")) == pytest.approx(-0.1)
+    assert float(dense_scores(q, p, "clamped-sum")) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="unknown dense training score 'sum'"):
+        dense_scores(q, p, "sum")
+
+
+def test_published_optimiser_defaults():
+    from transformers import get_cosine_schedule_with_warmup
+
+    from pyserini_diffretriever.train.trainer import make_scheduler
+
+    o = TrainOptions("e", "t", "o")
+    assert (o.warmup, o.schedule, o.weight_decay, o.max_grad_norm, o.lora_dropout, o.seed, o.dense_score) == \
+        (0.06, "cosine", 0.01, 1.0, 0.05, 42, "mean")
+    lrs = []
+    for build in (lambda opt: make_scheduler(opt, "cosine", 0.06, 100),
+                  lambda opt: get_cosine_schedule_with_warmup(opt, 6, 100)):
+        opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched, seen = build(opt), []
+        for _ in range(100):
+            seen.append(sched.get_last_lr()[0])
+            opt.step()
+            sched.step()
+        lrs.append(seen)
+    assert lrs[0] == lrs[1]
+    assert lrs[0][6] == 1.0 and lrs[0][3] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        make_scheduler(opt, "step", 0.1, 10)
+
+
+def test_resume_state_refuses_pickled_code(tmp_path):
+    from pyserini_diffretriever.train.trainer import load_resume_state
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.ones(2))], lr=1.0)
+    opt.param_groups[0]["params"][0].grad = torch.ones(2)
+    opt.step()
+    good = {"optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(), "cuda_rng": None}
+    torch.save(good, tmp_path / "optimizer.pt")
+    assert load_resume_state(tmp_path / "optimizer.pt")["optimizer"]["state"][0]["exp_avg"].tolist() == \
+        opt.state_dict()["state"][0]["exp_avg"].tolist()
+    torch.save({"optimizer": good["optimizer"], "hook": print}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt: refused to load the training state"):
+        load_resume_state(tmp_path / "evil.pt")
 
 
 def test_one_step_lowers_the_loss(bert_checkpoint):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .trainer import TrainOptions, Trainer
+from .losses import DENSE_FORMS
+from .trainer import SCHEDULES, TrainOptions, Trainer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--negatives", type=int, default=d.negatives, help="hard negatives per query")
     g.add_argument("--lr", type=float, default=d.lr)
     g.add_argument("--warmup", type=float, default=d.warmup, help="warm-up fraction of the steps")
+    g.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
+                   help="learning rate after the warm-up: cosine decay to 0 (published) or linear decay to 0 "
+                        "(the first shipped default's)")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay)
     g.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm, help="0 disables clipping")
     g.add_argument("--seed", type=int, default=d.seed)
@@ -61,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tau-sparse", type=float, default=d.tau_sparse)
     g.add_argument("--no-train-sparse-topk", dest="train_sparse_topk", action="store_false",
                    help="skip the per-position top-k cut of the sparse weights in training")
-    g.add_argument("--no-dense-clamp", dest="dense_clamp", action="store_false",
-                   help="train on sum_i max_j <q_i, p_j> without the max(0, .) of the searched score")
+    g.add_argument("--dense-score", choices=DENSE_FORMS, default=d.dense_score,
+                   help="dense training score: mean = (1/K_q) sum_i max_j <q_i, p_j> without clamp (the published "
+                        "trainer's); clamped-sum = sum_i max(0, max_j <q_i, p_j>) (the searched score)")
     g.add_argument("--head-bias-quantile", type=float,
                    help="before training, shift the LM head's output bias so that this quantile of the content-token "
                         "logits at the mask positions is 0 (a head whose logits there are all negative gets no "

@@ -1,12 +1,17 @@
 """Scores and the InfoNCE loss of DiffRetriever fine-tuning (METHOD.md section 5).
 
-Dense: s(q, p) = sum_i max(0, max_j <q_i, p_j>) over L2-normalised mask vectors, the score
-the published evaluator (and this package's MaxSim search) computes. The clamp at 0 is kept
-in training so that the trained score is the searched one; its gradient: a query vector
-whose best match in a passage is negative contributes nothing to that pair's score and gets
-no gradient from it (the max passes the gradient to the best passage vector only).
-``clamp=False`` drops the clamp (then every query vector always gets gradient).
-Single-representation (``pooling: mean``): dot product of the means of the normalised vectors.
+Dense, over L2-normalised mask vectors, two forms (``form``):
+
+- ``"mean"`` (default, the published trainer's, METHOD.md section 5): s(q, p) =
+  (1/K_q) sum_i max_j <q_i, p_j>, no clamp (the paper's equation 2); every query vector
+  always gets gradient (the max passes it to the best passage vector only).
+- ``"clamped-sum"``: s(q, p) = sum_i max(0, max_j <q_i, p_j>), the score the published
+  evaluator (and this package's MaxSim search) computes; a query vector whose best match in a
+  passage is negative contributes nothing and gets no gradient from that pair. With the same
+  tau it trains at an effective temperature K_q times lower than ``"mean"``.
+
+Single-representation (``pooling: mean``): dot product of the means of the normalised vectors
+(either form).
 
 Sparse: w = max_k log(1 + relu(z_k)) over the text's own content tokens (unquantized), the
 top-``topk`` per position kept as at inference (``topk=None`` skips the cut); s = <w_q, w_p>.
@@ -22,15 +27,21 @@ import torch
 import torch.nn.functional as F
 
 
-def dense_scores(queries: torch.Tensor, passages: torch.Tensor, clamp: bool = True, pooling: str = "multi") -> torch.Tensor:
-    """``queries`` ``[Bq, Kq, H]`` and ``passages`` ``[Bp, Kp, H]`` (normalised rows) -> ``[Bq, Bp]``."""
+DENSE_FORMS = ("mean", "clamped-sum")
+
+
+def dense_scores(queries: torch.Tensor, passages: torch.Tensor, form: str = "mean", pooling: str = "multi") -> torch.Tensor:
+    """``queries`` ``[Bq, Kq, H]`` and ``passages`` ``[Bp, Kp, H]`` (normalised rows) -> ``[Bq, Bp]``;
+    ``form`` one of :data:`DENSE_FORMS` (see the module docstring)."""
+    if form not in DENSE_FORMS:
+        raise ValueError(f"unknown dense training score {form!r} (expected one of {', '.join(DENSE_FORMS)})")
     if pooling == "mean":
         return queries.mean(dim=1) @ passages.mean(dim=1).T
     similarity = torch.einsum("qih,pjh->qpij", queries, passages)  # [Bq, Bp, Kq, Kp]
     best = similarity.max(dim=-1).values
-    if clamp:
-        best = best.clamp(min=0)
-    return best.sum(dim=-1)
+    if form == "clamped-sum":
+        return best.clamp(min=0).sum(dim=-1)
+    return best.mean(dim=-1)
 
 
 def sparse_weights(logits: torch.Tensor, content: torch.Tensor, topk: int | None = None) -> torch.Tensor:

@@ -27,14 +27,15 @@ class Objective:
     """Loss = dense_weight * InfoNCE(dense, tau_dense) + sparse_weight * InfoNCE(sparse, tau_sparse).
 
     ``sparse_topk``: the per-position top-k of inference (None skips it in training);
-    ``dense_clamp``: keep the max(0, .) of the published MaxSim score."""
+    ``dense_form``: ``"mean"`` (the published trainer's (1/K_q) sum_i max_j, no clamp) or
+    ``"clamped-sum"`` (the searched score, sum_i max(0, max_j)); see :mod:`.losses`."""
 
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     tau_dense: float = 0.01
     tau_sparse: float = 1.0
     sparse_topk: int | None = 128
-    dense_clamp: bool = True
+    dense_form: str = "mean"
 
 
 @dataclass
@@ -162,7 +163,7 @@ class ContrastiveModel:
         zero = torch.zeros((), device=device)
         dense = zero
         if o.dense_weight != 0:
-            scores = dense_scores(queries.dense, passages.dense, o.dense_clamp, self.encoder.config.pooling)
+            scores = dense_scores(queries.dense, passages.dense, o.dense_form, self.encoder.config.pooling)
             dense = info_nce(scores, targets, o.tau_dense, excluded)
         sparse = zero
         if o.sparse_weight != 0:

@@ -19,6 +19,7 @@ optimiser step.
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 import time
@@ -54,15 +55,16 @@ class TrainOptions:
     accumulation: int = 1           # micro-batches per optimiser step
     negatives: int = 7              # hard negatives per query
     lr: float = 1e-4
-    warmup: float = 0.1             # fraction of the steps
-    weight_decay: float = 0.0
+    warmup: float = 0.06            # fraction of the steps (published warmup ratio)
+    schedule: str = "cosine"        # cosine (published) or linear (the first shipped default's)
+    weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     tau_dense: float = 0.01
     tau_sparse: float = 1.0
     train_sparse_topk: bool = True  # the per-position top-k of inference, also in training
-    dense_clamp: bool = True
+    dense_score: str = "mean"       # mean (published: (1/K_q) sum_i max_j, no clamp) or clamped-sum
     head_bias_quantile: float | None = None  # calibrate the LM head bias at the start (see model.py)
     freeze_embeddings: bool = False
     dropout: bool = True
@@ -84,6 +86,48 @@ class TrainOptions:
     eval_every_epoch: bool = False
     threads: int = 2
     progress: bool = True
+
+
+SCHEDULES = ("cosine", "linear")
+
+
+def make_scheduler(optimizer, schedule: str, warmup: float, total_steps: int):
+    """The learning-rate schedule: ``cosine`` is transformers' cosine decay after a linear
+    warm-up of ceil(warmup * total_steps) steps (as transformers' Trainer rounds a warmup
+    ratio), the published trainer's; ``linear`` is the schedule the first shipped default
+    was trained with, kept to reproduce it: warm-up factor (step + 1) / (warmup + 1), then a
+    linear decay to 0 (hand-written: it is not transformers' linear schedule, whose warm-up
+    starts at 0)."""
+    warmup_steps = math.ceil(warmup * total_steps - 1e-9)
+    if schedule == "cosine":
+        from transformers import get_cosine_schedule_with_warmup
+
+        return get_cosine_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+    if schedule != "linear":
+        raise ValueError(f"unknown learning-rate schedule {schedule!r} (expected one of {', '.join(SCHEDULES)})")
+
+    def linear(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
+
+
+def load_resume_state(path: Path) -> dict:
+    """The optimiser / scheduler / RNG state of a training checkpoint, read with
+    ``torch.load(weights_only=True)``: tensors, numbers, strings, lists, dicts and tuples only,
+    which is all that AdamW's and LambdaLR's state dicts and the RNG states hold, so no
+    allow-list beyond torch's own is needed; a file carrying anything else (a pickled
+    callable, any class) is refused with one error naming it instead of running its code."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: refused to load the training state (it holds more than tensors and plain "
+                         f"data, which weights_only=True does not run): {first}") from None
 
 
 def set_seed(seed: int) -> None:
@@ -165,7 +209,7 @@ class Trainer:
             if peft_model is not None:
                 module.enable_input_require_grads()
         objective = Objective(o.dense_weight, o.sparse_weight, o.tau_dense, o.tau_sparse,
-                              config.sparse_topk if o.train_sparse_topk else None, o.dense_clamp)
+                              config.sparse_topk if o.train_sparse_topk else None, o.dense_score)
         return ContrastiveModel(encoder, objective), peft_model
 
     # ------------------------------------------------------------------ checkpoints
@@ -203,7 +247,7 @@ class Trainer:
                 model.module.get_output_embeddings().bias.add_(self.head_bias_shift)
 
         load_trainable_state(model.module, load_file(str(folder / "trainable.safetensors")))
-        saved = torch.load(folder / "optimizer.pt", weights_only=False)
+        saved = load_resume_state(folder / "optimizer.pt")
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["torch_rng"])
@@ -237,14 +281,7 @@ class Trainer:
         n_trainable = sum(p.numel() for p in params)
         n_total = sum(p.numel() for p in model.module.parameters())
         optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-        warmup = int(round(o.warmup * total_steps))
-
-        def schedule(step: int) -> float:  # linear warm-up, then linear decay to 0
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        scheduler = make_scheduler(optimizer, o.schedule, o.warmup, total_steps)
         step, micro, history = 0, 0, []
         latest = self._latest_checkpoint() if o.resume else None
         if o.head_bias_quantile is not None and latest is None:
