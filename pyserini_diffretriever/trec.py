@@ -12,12 +12,17 @@ class RunError(ValueError):
 
 
 def read_run(path: str | Path) -> Run:
+    """Every line of a TREC run; a file whose last line has no newline is refused (a run cut
+    off while being written: its last score or tag may be partial)."""
     run: Run = {}
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields:
                 continue
+            if not line.endswith("\n"):
+                raise RunError(f"{path}:{number}: the file ends in the middle of a line (no final newline); "
+                               f"it was probably cut off while being written: regenerate it")
             if len(fields) != 6:
                 raise RunError(f"{path}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
             try:
@@ -47,3 +52,31 @@ def write_run(run: Run, path: str | Path, tag: str, depth: int | None = None,
             for rank, (docid, score) in enumerate(ranked(run.get(qid, {}), depth), start=1):
                 out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
     tmp.replace(path)
+
+
+def remove_query_hits(source: str | Path, target: str | Path, hits: int) -> int:
+    """Copy a TREC run, dropping each hit whose docid equals its query id (compared as strings,
+    so numeric ids count too) and keeping at most ``hits`` per query, in the file's order with
+    ranks renumbered; returns the number of hits dropped. This package's ``--remove-query``."""
+    target = Path(target)
+    tmp = target.with_name(target.name + ".tmp")
+    kept: dict[str, int] = {}
+    dropped = 0
+    with open(source, encoding="utf-8") as handle, open(tmp, "w", encoding="utf-8") as out:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 6:
+                raise RunError(f"{source}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
+            qid, _, docid, _, score, tag = fields
+            if docid == qid:
+                dropped += 1
+                continue
+            rank = kept.get(qid, 0) + 1
+            if rank > hits:
+                continue
+            kept[qid] = rank
+            out.write(f"{qid} Q0 {docid} {rank} {score} {tag}\n")
+    tmp.replace(target)
+    return dropped

@@ -106,3 +106,46 @@ def test_bad_run_file(tmp_path):
     (tmp_path / "bad.trec").write_text("q1 Q0 d1 1 0.5 tag\nq1 Q0 d2 2 notanumber tag\n")
     with pytest.raises(RunError, match=r"bad.trec:2: score 'notanumber' is not a number"):
         read_run(tmp_path / "bad.trec")
+
+
+def test_runs_covering_different_queries_are_fused_with_a_warning_with_counts(tmp_path):
+    from pyserini_diffretriever.fusion import coverage_warning
+
+    assert coverage_warning({"a": SPARSE, "b": SPARSE}) is None
+    assert coverage_warning({"s": SPARSE, "d": DENSE}) == (
+        "the runs cover different query sets: s covers 3 of 4 queries (1 missing); d covers 3 of 4 queries "
+        "(1 missing); a query missing from a run is fused from the other run alone")
+    full = _random_run(5, queries=225)
+    one = {"q7": full["q7"]}  # the reported case: a run of 1 of 225 queries
+    write_run(full, tmp_path / "full.trec", "f")
+    write_run(one, tmp_path / "one.trec", "o")
+    result = subprocess.run([sys.executable, "-m", "pyserini_diffretriever.fusion", "--runs", str(tmp_path / "one.trec"),
+                             str(tmp_path / "full.trec"), "--output", str(tmp_path / "fused.trec")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert f"{tmp_path / 'one.trec'} covers 1 of 225 queries (224 missing); {tmp_path / 'full.trec'} covers 225 of " \
+           f"225 queries (0 missing)" in result.stderr and result.stderr.startswith("warning: ")
+
+
+def test_a_run_file_cut_off_in_the_middle_of_a_line_is_an_error(tmp_path):
+    (tmp_path / "cut.trec").write_text("q1 Q0 d1 1 0.512345 tag\nq1 Q0 d2 2 0.41")
+    with pytest.raises(RunError, match=r"cut.trec:2: the file ends in the middle of a line"):
+        read_run(tmp_path / "cut.trec")
+    (tmp_path / "cut6.trec").write_text("q1 Q0 d1 1 0.512345 tag\nq1 Q0 d2 2 0.41 ta")  # six fields, still cut
+    with pytest.raises(RunError, match=r"cut6.trec:2: the file ends in the middle of a line"):
+        read_run(tmp_path / "cut6.trec")
+    write_run({"q1": {"d1": 1.0}}, tmp_path / "fine.trec", "t")
+    assert read_run(tmp_path / "fine.trec") == {"q1": {"d1": 1.0}}
+    result = subprocess.run([sys.executable, "-m", "pyserini_diffretriever.fusion", "--runs", str(tmp_path / "cut.trec"),
+                             str(tmp_path / "fine.trec"), "--output", str(tmp_path / "fused.trec")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "the file ends in the middle of a line" in result.stderr
+
+
+def test_remove_query_hits_compares_ids_as_strings_and_keeps_the_order(tmp_path):
+    from pyserini_diffretriever.trec import remove_query_hits
+
+    (tmp_path / "r.trec").write_text("5 Q0 9 1 3.000000 t\n5 Q0 5 2 2.500000 t\n5 Q0 3 3 2.500000 t\n5 Q0 1 4 1.0 t\n"
+                                     "q2 Q0 a 1 1.000000 t\n")
+    assert remove_query_hits(tmp_path / "r.trec", tmp_path / "out.trec", hits=2) == 1
+    assert (tmp_path / "out.trec").read_text() == "5 Q0 9 1 3.000000 t\n5 Q0 3 2 2.500000 t\nq2 Q0 a 1 1.000000 t\n"

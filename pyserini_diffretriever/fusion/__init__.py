@@ -39,3 +39,16 @@ def reciprocal_rank(runs: list[Run], k: int = 60, depth: int = 1000) -> Run:
             for rank, (docid, _) in enumerate(ranked(docs, depth), start=1):
                 target[docid] = target.get(docid, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+def coverage_warning(runs: dict[str, Run]) -> str | None:
+    """A one-line warning when the named runs do not cover the same queries (None when they do):
+    how many queries each covers, and how many of the union each lacks."""
+    covered = {name: set(run) for name, run in runs.items()}
+    union = set().union(*covered.values())
+    if all(queries == union for queries in covered.values()):
+        return None
+    parts = [f"{name} covers {len(queries)} of {len(union)} queries ({len(union - queries)} missing)"
+             for name, queries in covered.items()]
+    return (f"the runs cover different query sets: {'; '.join(parts)}; a query missing from a run is fused "
+            f"from the other run alone")

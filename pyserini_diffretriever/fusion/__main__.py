@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import HelpFormatter
 from ..trec import RunError, read_run, write_run
-from . import hybrid, reciprocal_rank
+from . import coverage_warning, hybrid, reciprocal_rank
 
 
 def main(argv=None) -> int:
@@ -13,12 +14,14 @@ def main(argv=None) -> int:
         prog="python -m pyserini_diffretriever.fusion",
         description="Fuse a sparse and a dense TREC run: DiffRetriever's min-max hybrid "
                     "(alpha * dense + (1 - alpha) * sparse, missing = 0) or reciprocal rank fusion.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--runs", nargs=2, required=True, metavar=("SPARSE", "DENSE"),
                         help="two TREC runs: the sparse one first, then the dense one")
     parser.add_argument("--output", required=True, help="fused TREC run")
-    parser.add_argument("--method", choices=["hybrid", "rrf"], default="hybrid")
+    parser.add_argument("--method", choices=["hybrid", "rrf"], default="hybrid",
+                        help="hybrid: min-max normalise each run and add them with --alpha; rrf: reciprocal rank "
+                             "fusion, sum of 1 / (rrf.k + rank)")
     parser.add_argument("--alpha", type=float, default=0.5, help="weight of the dense run (hybrid)")
     parser.add_argument("--rrf.k", dest="rrf_k", type=int, default=60, help="RRF constant")
     parser.add_argument("--depth", type=int, default=1000, help="hits of each input run used per query")
@@ -32,6 +35,9 @@ def main(argv=None) -> int:
     except (RunError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    warning = coverage_warning({args.runs[0]: sparse, args.runs[1]: dense})
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.method == "hybrid":
         fused = hybrid(sparse, dense, args.alpha, args.depth)
     else:
