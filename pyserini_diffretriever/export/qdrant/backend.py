@@ -107,7 +107,10 @@ class Backend:
     def count(self) -> int: ...
     def docids(self) -> list[str]: ...
     def delete(self, docids: Sequence[str]) -> None: ...
-    def query(self, specs: Sequence[QuerySpec]) -> list[list[tuple[str, float]]]: ...
+    def query(self, specs: Sequence[QuerySpec]) -> list[list[tuple[str, float]]]:
+        """Hits (docid, score) of each spec, best first. Specs of modes sparse and rerank
+        must have at least one sparse term (the searcher answers the others itself)."""
+
     def close(self) -> None: ...
 
     @staticmethod
@@ -258,10 +261,10 @@ class ClientBackend(Backend):
                 request = models.QueryRequest(
                     prefetch=[models.Prefetch(query=sparse(spec), using=SPARSE, limit=spec.prefetch)],
                     query=dense(spec), using=DENSE, limit=spec.limit)
-            elif spec.mode == "rrf":
+            elif spec.mode == "rrf":  # a query with no sparse term: the dense list alone
                 request = models.QueryRequest(
-                    prefetch=[models.Prefetch(query=sparse(spec), using=SPARSE, limit=spec.prefetch),
-                              models.Prefetch(query=dense(spec), using=DENSE, limit=spec.prefetch)],
+                    prefetch=([models.Prefetch(query=sparse(spec), using=SPARSE, limit=spec.prefetch)] if spec.sparse[0] else [])
+                    + [models.Prefetch(query=dense(spec), using=DENSE, limit=spec.prefetch)],
                     query=models.RrfQuery(rrf=models.Rrf(k=spec.rrf_k)), limit=spec.limit)
             else:
                 raise QdrantError(f"unknown query mode {spec.mode!r}")
@@ -405,9 +408,10 @@ class EdgeBackend(Backend):
                 request = qe.QueryRequest(limit=spec.limit, prefetches=[qe.Prefetch(limit=spec.prefetch, query=sparse(spec))],
                                           query=dense(spec), with_payload=True)
             elif spec.mode == "rrf":
-                request = qe.QueryRequest(limit=spec.limit, prefetches=[qe.Prefetch(limit=spec.prefetch, query=sparse(spec)),
-                                                                        qe.Prefetch(limit=spec.prefetch, query=dense(spec))],
-                                          query=qe.Fusion.Rrf(k=spec.rrf_k), with_payload=True)
+                prefetches = [qe.Prefetch(limit=spec.prefetch, query=sparse(spec))] if spec.sparse[0] else []
+                prefetches.append(qe.Prefetch(limit=spec.prefetch, query=dense(spec)))
+                request = qe.QueryRequest(limit=spec.limit, prefetches=prefetches, query=qe.Fusion.Rrf(k=spec.rrf_k),
+                                          with_payload=True)
             else:
                 raise QdrantError(f"unknown query mode {spec.mode!r}")
             requests.append(request)
