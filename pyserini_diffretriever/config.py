@@ -20,6 +20,7 @@ BACKBONES = ("dream", "llada", "mlm", "qwen2", "llama")  # qwen2/llama: autoregr
 METHODS = ("diffretriever", "diffembed", "promptreps", "repllama")
 POOLINGS = ("multi", "mean")
 QUANTIZATIONS = ("truncate", "round")
+KQ_AUTO = "auto"  # kq: auto -> a K_q predictor beside the config file (pyserini_diffretriever.analysis.adaptive)
 
 
 class ConfigError(ValueError):
@@ -50,7 +51,9 @@ class EncoderConfig:
         are autoregressive (causal) chat models for the promptreps / repllama baselines.
     checkpoint : a local checkpoint directory, a Hub id, or ``package:<pkg>/<subdir>``
         (a folder inside an installed Python package, located without importing it).
-    kq, kp : number of [MASK] positions on the query and the passage side.
+    kq, kp : number of [MASK] positions on the query and the passage side. ``kq: auto`` picks
+        K_q per query with the predictor saved beside the config file
+        (``<stem>.kq-predictor.json``, written by ``python -m pyserini_diffretriever.sweep``).
     prompt_one, prompt_few : prompt variants (files in ``encoders/prompts/``) used when K = 1
         and when K > 1.
     max_length_query, max_length_passage : token budget; only the text is truncated.
@@ -102,11 +105,13 @@ class EncoderConfig:
         where = f"encoder config {self.source}"
         if self.backbone not in BACKBONES:
             raise ConfigError(f"{where}: backbone {self.backbone!r} is not one of {', '.join(BACKBONES)}")
-        for key in ("kq", "kp", "max_length_query", "max_length_passage", "denoising_steps", "sparse_topk", "batch_size",
-                    "max_new_tokens"):
+        keys = ("kq", "kp", "max_length_query", "max_length_passage", "denoising_steps", "sparse_topk", "batch_size",
+                "max_new_tokens")
+        for key in keys[1:] if self.kq == KQ_AUTO else keys:  # kq: auto (analysis.adaptive) picks K_q per query
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}")
+                raise ConfigError(f"{where}: {key} must be a positive integer{' or auto' if key == 'kq' else ''}, "
+                                  f"got {value!r}")
         if self.method not in METHODS:
             raise ConfigError(f"{where}: method {self.method!r} is not one of {', '.join(METHODS)}")
         if self.pooling not in POOLINGS:

@@ -16,7 +16,7 @@ Examples
 """
 from __future__ import annotations
 
-from ..config import METHODS, EncoderConfig, load_config
+from ..config import KQ_AUTO, METHODS, EncoderConfig, load_config
 
 # method -> (module, class name), relative to this package.
 ENCODER_CLASSES = {
@@ -41,7 +41,12 @@ def build_encoder(config: EncoderConfig, backbone=None, **options):
     """The encoder for ``config.method`` (backbone loaded from the config unless given).
 
     ``options`` go to the baseline classes' constructors (e.g. ``ignore_stop=True`` for
-    PromptReps latency runs); DiffRetrieverEncoder takes none."""
+    PromptReps latency runs); DiffRetrieverEncoder takes none. ``kq: auto`` gives an
+    :class:`~pyserini_diffretriever.analysis.adaptive.AdaptiveQueryEncoder`."""
+    if config.kq == KQ_AUTO:  # K_q per query from the predictor beside the config
+        from ..analysis.adaptive import AdaptiveQueryEncoder
+
+        return AdaptiveQueryEncoder(config, backbone=backbone, **options)
     cls = encoder_class(config.method)
     return cls(config, backbone=backbone, **options)
 
