@@ -139,7 +139,7 @@ class ClientBackend(Backend):
             self.client, self.target = client, "a given client"
         elif url:
             self.target = url
-            self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout), check_compatibility=False)
         elif path:
             self.target = "memory (local mode)" if path == ":memory:" else f"{path} (local mode)"
             try:
