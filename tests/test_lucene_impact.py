@@ -325,6 +325,31 @@ def check_hits(hits, query: dict[str, int], k: int) -> None:
     assert [(h.docid, truth[h.docid]) for h in hits if tie_sizes[truth[h.docid]] == 1] == unique
 
 
+# ------------------------------------------------------------------- the Pyserini release
+def test_installed_release_matches_the_version_table(lucene):
+    """The installed Pyserini is a supported release, with the Python, Anserini jar, running
+    Lucene and JVM options that pyserini_bridge.versions records for it."""
+    import glob
+
+    import jnius_config
+    from jnius import autoclass
+
+    from pyserini_diffretriever.pyserini_bridge import jvm, versions
+
+    release = versions.release()
+    assert release is not None, f"pyserini {versions.installed_version()} is not one of {versions.supported()}"
+    assert "%d.%d" % sys.version_info[:2] == release.python
+    import pyserini
+
+    jars = glob.glob(os.path.join(os.path.dirname(pyserini.__file__), "resources", "jars", "anserini-*-fatjar.jar"))
+    assert [os.path.basename(j) for j in jars] == [f"anserini-{release.anserini}-fatjar.jar"]
+    assert autoclass("org.apache.lucene.util.Version").LATEST.toString() == release.lucene
+    assert release.jvm_setup_module in sys.modules
+    queued = [o for o in jnius_config.get_options() if not o.startswith("-Djava.class.path=")]
+    expected = [o for o in release.jvm_options if not (jvm._STATE.drops_vector_module and o == versions.VECTOR_OPTION)]
+    assert len(queued) == len(expected) and all(o.startswith(e) for o, e in zip(queued, expected)), (queued, expected)
+
+
 # ------------------------------------------------------------------------- index content
 def test_every_document_token_and_weight_is_in_the_index(lucene, reader, index_dir):
     stats = reader.stats()

