@@ -20,6 +20,8 @@ BACKBONES = ("dream", "llada", "mlm", "qwen2", "llama")  # qwen2/llama: autoregr
 METHODS = ("diffretriever", "diffembed", "promptreps", "repllama")
 POOLINGS = ("multi", "mean")
 QUANTIZATIONS = ("truncate", "round")
+RUNTIMES = ("torch", "onnx")  # onnx: the query side from an export folder (pyserini_diffretriever.export.onnx)
+EXPORT_CONFIG = "encoder.yaml"  # the config file inside an ONNX export folder (--encoder DIR reads it)
 KQ_AUTO = "auto"  # kq: auto -> a K_q predictor beside the config file (pyserini_diffretriever.analysis.adaptive)
 
 
@@ -72,6 +74,10 @@ class EncoderConfig:
     dtype : "auto" (bfloat16 on CUDA, float32 on CPU), "float32", "bfloat16", "float16".
     device : "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
     batch_size : texts per forward pass.
+    runtime : "torch" (default) or "onnx": queries encoded by onnxruntime from the export folder
+        ``onnx`` (written by ``python -m pyserini_diffretriever.export.onnx``; a relative path
+        is relative to the YAML file); passages are still encoded with torch.
+    onnx : the ONNX export folder (with ``runtime: onnx``).
     """
 
     backbone: str
@@ -96,6 +102,8 @@ class EncoderConfig:
     dtype: str = "auto"
     device: str = "auto"
     batch_size: int = 16
+    runtime: str = "torch"
+    onnx: str | None = None
     source: str = field(default="<in memory>", compare=False)
 
     def __post_init__(self) -> None:
@@ -120,6 +128,11 @@ class EncoderConfig:
             raise ConfigError(f"{where}: quantization {self.quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
             raise ConfigError(f"{where}: dtype {self.dtype!r} is not one of auto, float32, bfloat16, float16")
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"{where}: runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.runtime == "onnx" and not self.onnx:
+            raise ConfigError(f"{where}: runtime onnx needs onnx: <export folder> "
+                              f"(written by python -m pyserini_diffretriever.export.onnx)")
 
     def k(self, is_query: bool) -> int:
         return self.kq if is_query else self.kp
@@ -128,7 +141,7 @@ class EncoderConfig:
         return self.max_length_query if is_query else self.max_length_passage
 
     # Fields that change how fast an encoder runs, not what it computes.
-    RUNTIME_FIELDS = ("source", "device", "batch_size", "dtype")
+    RUNTIME_FIELDS = ("source", "device", "batch_size", "dtype", "runtime", "onnx")
 
     def record(self) -> dict:
         """The fields that define the representations (recorded beside encoded outputs)."""
@@ -161,8 +174,11 @@ def available_encoders() -> list[str]:
 
 
 def resolve_config_path(name: str) -> Path:
-    """Map ``diffretriever-<name>``, ``<name>`` or a YAML path to a file, or fail clearly."""
+    """Map ``diffretriever-<name>``, ``<name>``, a YAML path or an ONNX export folder (its
+    ``encoder.yaml``) to a file, or fail clearly."""
     candidate = Path(os.path.expanduser(name))
+    if candidate.is_dir() and (candidate / EXPORT_CONFIG).is_file():
+        return candidate / EXPORT_CONFIG
     if candidate.suffix in (".yaml", ".yml"):
         if candidate.is_file():
             return candidate
@@ -195,6 +211,8 @@ def load_config(name: str, **overrides: Any) -> EncoderConfig:
             raise ConfigError(f"{path}: missing required option {required!r}")
     data.setdefault("name", path.stem)
     data["source"] = str(path)
+    if data.get("onnx"):  # relative to the YAML file, so an export folder can be moved whole
+        data["onnx"] = str((path.parent / os.path.expanduser(str(data["onnx"]))).resolve())
     config = EncoderConfig(**data)
     return config.replace(**overrides) if overrides else config
 

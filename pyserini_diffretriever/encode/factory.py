@@ -47,6 +47,10 @@ def build_encoder(config: EncoderConfig, backbone=None, **options):
         from ..analysis.adaptive import AdaptiveQueryEncoder
 
         return AdaptiveQueryEncoder(config, backbone=backbone, **options)
+    if config.runtime == "onnx":  # queries on onnxruntime from an export folder (export.onnx), no torch
+        from .onnx_encoder import OnnxQueryEncoder
+
+        return OnnxQueryEncoder(config, backbone=backbone, **options)
     cls = encoder_class(config.method)
     return cls(config, backbone=backbone, **options)
 

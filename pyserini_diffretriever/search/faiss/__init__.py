@@ -61,6 +61,10 @@ def config_fields(config) -> dict:
 
 
 def query_fingerprint(config) -> str:
+    if getattr(config, "runtime", "torch") == "onnx":  # recorded by the export: no checkpoint, no torch needed
+        from ...encode.onnx_encoder import export_fingerprint
+
+        return export_fingerprint(config)
     from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
 
     return checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
