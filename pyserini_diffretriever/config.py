@@ -25,6 +25,10 @@ EXPORT_CONFIG = "encoder.yaml"  # the config file inside an ONNX export folder (
 KQ_AUTO = "auto"  # kq: auto -> a K_q predictor beside the config file (pyserini_diffretriever.analysis.adaptive)
 
 
+# Environment variables that override a release config's folders (see EncoderConfig.base_checkpoint).
+RELEASE_ENVIRONMENT = {"checkpoint": "DIFFRETRIEVER_CHECKPOINT", "base_checkpoint": "DIFFRETRIEVER_BASE_CHECKPOINT"}
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be used, with the reason and the file it came from."""
 
@@ -53,6 +57,12 @@ class EncoderConfig:
         are autoregressive (causal) chat models for the promptreps / repllama baselines.
     checkpoint : a local checkpoint directory, a Hub id, or ``package:<pkg>/<subdir>``
         (a folder inside an installed Python package, located without importing it).
+    base_checkpoint : set for a released fine-tuned checkpoint (``ielabgroup/diffretriever-*``):
+        ``checkpoint`` is then the release folder (retriever_config.json + LoRA adapter) and
+        this the base Dream / LLaDA checkpoint it is merged into (README, "Using the released
+        fine-tuned checkpoints"); the environment variables ``DIFFRETRIEVER_CHECKPOINT`` and
+        ``DIFFRETRIEVER_BASE_CHECKPOINT`` override both for such configs (for commands such as
+        stock ``pyserini.search.lucene`` that take no checkpoint option).
     kq, kp : number of [MASK] positions on the query and the passage side. ``kq: auto`` picks
         K_q per query with the predictor saved beside the config file
         (``<stem>.kq-predictor.json``, written by ``python -m pyserini_diffretriever.sweep``).
@@ -83,6 +93,7 @@ class EncoderConfig:
     backbone: str
     checkpoint: str
     name: str = "custom"
+    base_checkpoint: str | None = None
     method: str = "diffretriever"
     max_new_tokens: int = 20
     kq: int = 4
@@ -122,6 +133,9 @@ class EncoderConfig:
                                   f"got {value!r}")
         if self.method not in METHODS:
             raise ConfigError(f"{where}: method {self.method!r} is not one of {', '.join(METHODS)}")
+        if self.base_checkpoint and (self.method != "diffretriever" or self.backbone not in ("dream", "llada")):
+            raise ConfigError(f"{where}: base_checkpoint (a released fine-tuned checkpoint) needs method diffretriever "
+                              f"and backbone dream or llada, got {self.method} / {self.backbone}")
         if self.pooling not in POOLINGS:
             raise ConfigError(f"{where}: pooling {self.pooling!r} is not one of {', '.join(POOLINGS)}")
         if self.quantization not in QUANTIZATIONS:
@@ -211,6 +225,10 @@ def load_config(name: str, **overrides: Any) -> EncoderConfig:
             raise ConfigError(f"{path}: missing required option {required!r}")
     data.setdefault("name", path.stem)
     data["source"] = str(path)
+    if data.get("base_checkpoint"):  # a release config: the environment may point at local folders
+        for key, variable in RELEASE_ENVIRONMENT.items():
+            if os.environ.get(variable):
+                data[key] = os.environ[variable]
     if data.get("onnx"):  # relative to the YAML file, so an export folder can be moved whole
         data["onnx"] = str((path.parent / os.path.expanduser(str(data["onnx"]))).resolve())
     config = EncoderConfig(**data)

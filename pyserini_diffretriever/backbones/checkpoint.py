@@ -75,6 +75,43 @@ def check_weights(path: Path) -> None:
         raise CheckpointError(
             f"checkpoint {path} has no weights: expected model.safetensors or model.safetensors.index.json with its shards"
         )
+    elif not (path / "model.safetensors").is_file():
+        # Only a pickle: check it the way it will be read (tensors only, no code) before
+        # transformers opens it, so that a refused file gives this package's one clear message.
+        load_tensor_file(path / "pytorch_model.bin", mmap=True)
+
+
+def load_tensor_file(file: Path, mmap: bool = False) -> dict:
+    """Tensors by name from a ``.safetensors`` file, or from a PyTorch pickle read with
+    ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only, never a
+    callable or any other object whose unpickling would run code from the file."""
+    import pickle
+
+    import torch
+
+    file = Path(file)
+    if file.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(file))
+        except Exception as err:  # a truncated or foreign file
+            raise CheckpointError(f"{file}: not a readable safetensors file ({type(err).__name__}: {err})") from None
+    try:
+        state = torch.load(str(file), map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        # torch's message suggests weights_only=False; keep only the line naming the object
+        found = [line for line in str(err).splitlines() if "GLOBAL" in line or "global" in line]
+        detail = found[0].strip() if found else "weights-only loading rejects it"
+        raise CheckpointError(
+            f"{file}: refused: the pickle holds objects other than tensors ({detail}); loading it anyway could run "
+            f"code from the file. Use a safetensors version of these weights"
+        ) from None
+    except Exception as err:
+        raise CheckpointError(f"{file}: not a readable PyTorch weights file ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{file}: expected a mapping of names to tensors")
+    return state
 
 
 def check_tokenizer(path: Path, *alternatives: tuple[str, ...]) -> None:

@@ -51,6 +51,10 @@ def build_encoder(config: EncoderConfig, backbone=None, **options):
         from .onnx_encoder import OnnxQueryEncoder
 
         return OnnxQueryEncoder(config, backbone=backbone, **options)
+    if config.base_checkpoint:  # a released fine-tuned checkpoint on top of its base
+        from .release import ReleaseEncoder
+
+        return ReleaseEncoder(config, backbone=backbone, **options)
     cls = encoder_class(config.method)
     return cls(config, backbone=backbone, **options)
 

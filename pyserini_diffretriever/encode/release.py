@@ -1,0 +1,94 @@
+"""The encoder of a released fine-tuned DiffRetriever checkpoint (METHOD.md section 7b).
+
+:class:`ReleaseEncoder` is :class:`~.encoder.DiffRetrieverEncoder` on the merged backbone of
+:func:`~pyserini_diffretriever.backbones.release.load_release_backbone`, with the input laid
+out as the official fine-tuned path (``TrainableDiffusionRetriever.tokenize``) lays it out:
+
+    [prefix ids as stored][text, cut to max_length - len(prefix) - len(suffix)]
+    [suffix ids as stored][mask id from retriever_config.json] x K [tail of n_tail tokens]
+
+Everything else is the shared encoder: dense = the K mask hidden states, L2-normalised;
+sparse = ``log(1 + relu(logits))`` over the text's content tokens, top-k per position, max
+over K, x100. The official fine-tuned encode path (``scripts/encode.py`` with the trainable
+model) rounds the weights and applies no stop-token truncation; the bundled release configs
+say so (``quantization: round``, ``stop_token_truncation: false``). Its length limit is the
+encode command's ``--max_length`` (it replaces the stored ``max_length``): here the config's
+``max_length_query`` / ``max_length_passage`` play that part, over the whole prompt as there
+(a warning names the stored value when they differ).
+
+K_q, K_p and the number of denoising passes are properties of the trained model: the encoder
+config must state the release's values (else one error naming both). Releases with
+``normalize: false`` or more than one denoising pass (the official fine-tuned multi-step
+schedule differs from the zero-shot one) are refused with a clear message.
+"""
+from __future__ import annotations
+
+import logging
+
+from ..config import ConfigError, EncoderConfig
+from .encoder import DiffRetrieverEncoder
+from .layout import SequenceBuilder
+
+logger = logging.getLogger(__name__)
+
+
+class ReleaseSequenceBuilder(SequenceBuilder):
+    """A :class:`SequenceBuilder` whose prompt ids and tail come from the release."""
+
+    def __init__(self, backbone, config: EncoderConfig, is_query: bool) -> None:
+        super().__init__(backbone, config.prompt(is_query), config.k(is_query), config.max_length(is_query),
+                         config.count_masks_in_length)
+        settings = backbone.release
+        self.prefix_ids, self.suffix_ids = settings.prompt_ids(is_query)
+        quote = self.tokenizer('"', add_special_tokens=False)["input_ids"]
+        self.tail_ids = settings.tail_ids(quote, backbone.end_of_turn_id, backbone.eos_token_id)
+        budget = config.max_length(is_query) - len(self.prefix_ids) - len(self.suffix_ids)
+        if config.count_masks_in_length:
+            budget -= self.k + len(self.tail_ids)
+        if budget < 1:
+            raise ValueError(f"max_length {config.max_length(is_query)} leaves no room for text: the stored prompt of "
+                             f"release {settings.path} takes {len(self.prefix_ids) + len(self.suffix_ids)} tokens")
+        self.text_budget = budget
+
+
+def check_release_config(config: EncoderConfig, settings) -> None:
+    """The encoder config must describe the trained model of the release."""
+    where = f"encoder config {config.source} for release {settings.path}"
+    for field, stored, key in (("kq", settings.kq, "n_gen_q_tokens"), ("kp", settings.kp, "n_gen_p_tokens")):
+        if getattr(config, field) != stored:
+            raise ConfigError(f"{where}: {field} is {getattr(config, field)!r} but the release was trained with "
+                              f"{stored} (retriever_config.json {key}); set {field}: {stored}")
+    if not settings.normalize:
+        raise ConfigError(f"{where}: retriever_config.json has normalize false; only L2-normalised dense vectors "
+                          f"are supported")
+    if settings.num_denoise_steps != 1:
+        raise ConfigError(f"{where}: retriever_config.json has num_denoise_steps {settings.num_denoise_steps}; only "
+                          f"single-pass releases are supported (the official fine-tuned multi-step schedule, K // S "
+                          f"positions per pass ranked by negative entropy, is not implemented here)")
+    if config.denoising_steps != 1:
+        raise ConfigError(f"{where}: denoising_steps is {config.denoising_steps} but the release encodes in one pass "
+                          f"(num_denoise_steps 1); set denoising_steps: 1")
+    for side in (True, False):
+        if config.max_length(side) != settings.max_length:
+            logger.warning("%s: max_length_%s %d is used as the whole-prompt limit; the release stores max_length %d",
+                           where, "query" if side else "passage", config.max_length(side), settings.max_length)
+
+
+class ReleaseEncoder(DiffRetrieverEncoder):
+    """DiffRetriever on a released fine-tuned checkpoint (``config.checkpoint``, the release
+    folder or Hub id) merged into ``config.base_checkpoint``."""
+
+    def __init__(self, config: EncoderConfig, backbone=None) -> None:
+        if backbone is None:
+            from ..backbones.release import load_release_backbone
+
+            backbone = load_release_backbone(config.checkpoint, config.base_checkpoint, config.backbone,
+                                             device=config.device, dtype=config.dtype)
+        if getattr(backbone, "release", None) is None:
+            raise ValueError("ReleaseEncoder needs a backbone loaded by load_release_backbone")
+        check_release_config(config, backbone.release)
+        super().__init__(config, backbone=backbone)
+        self._release_builders = {side: ReleaseSequenceBuilder(backbone, config, side) for side in (True, False)}
+
+    def builder(self, is_query: bool) -> SequenceBuilder:
+        return self._release_builders[is_query]
