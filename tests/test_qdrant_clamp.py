@@ -43,3 +43,17 @@ def test_unclamped_equals_brute_force_with_variable_lengths():
     # random vectors: negative maxima exist, so the two scorers differ somewhere
     assert not np.allclose(brute_force_scores(vectors, offsets, queries[2], clamp=True),
                            brute_force_scores(vectors, offsets, queries[2], clamp=False))
+
+
+def test_clamp_effect_counts_changed_rankings_and_negative_maxima():
+    from pyserini_diffretriever.search.qdrant.fidelity import clamp_effect
+
+    vectors = np.array([[1, 0], [0.6, -0.8], [0.1, 0.05]], dtype=np.float32)
+    offsets = np.array([0, 1, 2, 3])
+    changed = np.array([[1, 0], [0, 1]], dtype=np.float32)  # doc 1's second maximum is -0.8
+    same = np.array([[1, 0]], dtype=np.float32)               # every maximum >= 0
+    result, clamped, plain = clamp_effect(vectors, offsets, ["a", "b", "c"], [changed, same], depth=3)
+    assert result["order_changed@1"] == 0.0 and result["order_changed@10"] == 0.5
+    assert result["set_changed@10"] == 0.0 and result["set_changed@1"] == 0.0
+    # 9 (query vector, document) maxima: [1,0] vs docs 1, .6, .1; [0,1] vs 0, -.8, .05 -> one negative
+    assert result["negative_maxima"] == pytest.approx(1 / 9)
