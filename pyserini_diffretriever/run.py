@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep hits whose docid equals the query id (Pyserini's BEIR runs drop them)")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's")
+    parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the config's)")
     parser.add_argument("--threads", type=int, default=max(1, os.cpu_count() or 1), help="Lucene threads")
     return parser
@@ -154,7 +155,8 @@ def run(args) -> dict:
     timer = Timer()
     collection = resolve_collection(args.collection)
     name = "demo" if args.collection == "demo" else collection.resolve().name
-    config = load_config(args.encoder, checkpoint=args.checkpoint, device=args.device, batch_size=args.batch_size)
+    config = load_config(args.encoder, checkpoint=args.checkpoint, base_checkpoint=args.base_checkpoint,
+                         device=args.device, batch_size=args.batch_size)
     out = Path(args.output_dir or Path("runs") / name / config.name)
     out.mkdir(parents=True, exist_ok=True)
     indexes = Path(args.index_dir)

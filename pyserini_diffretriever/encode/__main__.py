@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "cached-query JSONL that stock `pyserini.search.lucene --encoder FILE` reads")
     parser.add_argument("--topics-output", help="where to write the cached queries (default OUTPUT/queries.<topics name>.jsonl)")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's")
+    parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
     parser.add_argument("--kq", type=int, help="mask positions on the query side (overrides the config)")
     parser.add_argument("--kp", type=int, help="mask positions on the passage side (overrides the config)")
     parser.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
@@ -70,7 +71,7 @@ def run(args) -> int:
         raise ValueError(f"--shard-id {args.shard_id} must be in [0, --num-shards {args.num_shards})")
     if args.chunk_size < 1:
         raise ValueError("--chunk-size must be positive")
-    config = load_config(args.encoder, checkpoint=args.checkpoint, kq=args.kq, kp=args.kp,
+    config = load_config(args.encoder, checkpoint=args.checkpoint, base_checkpoint=args.base_checkpoint, kq=args.kq, kp=args.kp,
                          max_length_passage=args.max_length, device=args.device, dtype=args.dtype,
                          batch_size=args.batch_size)
     output = Path(args.output)

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="drop a hit whose docid equals the query id (BEIR convention; --hits are still returned)")
     parser.add_argument("--device", default=None, help="device of the query encoder and the MaxSim products: cpu, cuda, cuda:1 ...")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's (must be the index's)")
+    parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
     parser.add_argument("--kq", type=int, help="query mask positions (overrides the config; may differ from the index's)")
     parser.add_argument("--kp", type=int, help="passage mask positions of the config (must equal the index's)")
     parser.add_argument("--max-length", type=int, help="query token budget (overrides the config)")
@@ -105,7 +106,7 @@ def run(args) -> int:
     params = SearchParams(candidates=args.candidates, nprobe=args.nprobe, ef_search=args.ef_search,
                           max_rerank=args.max_rerank)
     params.validate()
-    overrides = {"checkpoint": args.checkpoint, "kq": args.kq, "kp": args.kp, "max_length_query": args.max_length,
+    overrides = {"checkpoint": args.checkpoint, "base_checkpoint": args.base_checkpoint, "kq": args.kq, "kp": args.kp, "max_length_query": args.max_length,
                  "device": args.device, "batch_size": args.batch_size}
     started = time.time()
     searcher = MultiVectorSearcher(store_dir, args.encoder, approximate=args.approximate, params=params,
