@@ -227,6 +227,15 @@ def _linear_modules(model, kind: str) -> dict[str, torch.nn.Module]:
     return found
 
 
+def selected_modules(model, kind: str, config) -> dict[str, torch.nn.Module]:
+    """Remote-code name -> native module of every module the LoRA ``config`` selects (peft's
+    own matching: suffixes, a regular expression, exclusions, layer restrictions)."""
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    return {name: module for name, module in _linear_modules(model, kind).items()
+            if check_target_module_exists(config, name)}  # an excluded module matches falsy
+
+
 def merge_lora(model, kind: str, config, tensors: dict[str, torch.Tensor], where: str = "adapter") -> int:
     """Fold a LoRA adapter saved against the remote-code model into ``model`` (a native port),
     in place; returns the number of modules changed. Every check runs before any weight is
@@ -235,7 +244,7 @@ def merge_lora(model, kind: str, config, tensors: dict[str, torch.Tensor], where
     from peft.utils.other import get_pattern_key
 
     modules = _linear_modules(model, kind)
-    selected = {name for name in modules if check_target_module_exists(config, name)}  # excluded: falsy
+    selected = set(selected_modules(model, kind, config))
     targets = [config.target_modules] if isinstance(config.target_modules, str) else sorted(config.target_modules)
     for target in targets:
         if not any(check_target_module_exists(_single_target(config, target), name) for name in modules):

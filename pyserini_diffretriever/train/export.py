@@ -5,7 +5,9 @@
   transformers), then the base checkpoint's tokenizer files copied unchanged;
 - Dream / LLaDA: the base checkpoint's config.json and tokenizer files copied unchanged and
   the weights written under the checkpoint's own names (LLaDA's OLMo-style names restored),
-  as safetensors shards with an index when large.
+  as safetensors shards with an index when large;
+- Dream / LLaDA trained with LoRA: also the layout of the released DiffRetriever checkpoints
+  (:func:`save_release`), which the official loader and this package's release loader read.
 """
 from __future__ import annotations
 
@@ -149,3 +151,86 @@ def load_trainable_state(module: torch.nn.Module, state: dict[str, torch.Tensor]
     with torch.no_grad():
         for name, tensor in state.items():
             params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+
+
+# ------------------------------------------------------------ the official release layout
+RELEASE_MODEL_TYPES = {"dream": "dream", "llada": "llada1"}  # retriever_config.json model_type
+RELEASE_TASK_TYPES = {"dream": "FEATURE_EXTRACTION", "llada": "CAUSAL_LM"}  # as the official get_lora_config
+
+
+def save_release(peft_model, encoder, base_checkpoint: Path, target: str | Path, *, temperature: float,
+                 sparse_weight: float) -> Path:
+    """Write a LoRA-trained Dream / LLaDA encoder in the layout of the released DiffRetriever
+    checkpoints (METHOD.md section 7b), readable by the official loader (peft on the
+    remote-code model) and by :func:`~pyserini_diffretriever.backbones.release.load_release_backbone`:
+
+    - ``adapter_config.json`` written by peft, ``target_modules`` renamed to the remote-code
+      module names, task type as the official code sets it; ``adapter_model.safetensors`` with
+      peft's key names on the remote-code modules (LLaDA: ``model.transformer.blocks.N...``).
+      A module the renamed targets select but training did not adapt (LLaDA's ``ff_out`` also
+      selects the LM head) gets zero tensors, so both loaders compute the trained weights;
+    - ``retriever_config.json`` with every key of the official saver: the prompt ids this
+      package's encoder uses, K_q / K_p, the passage length limit, the 3-token tail;
+    - the tokenizer, saved by transformers (``chat_template.jinja`` included).
+
+    Call it before the adapters are merged."""
+    import copy
+
+    from peft import TaskType
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    from ..backbones.release import remote_name, selected_modules
+
+    config = encoder.config
+    kind = config.backbone
+    if kind not in RELEASE_MODEL_TYPES:
+        raise ValueError(f"the release layout exists for dream and llada backbones, not {kind!r}")
+    lora = peft_model.peft_config["default"]
+    if isinstance(lora.target_modules, str) or lora.rank_pattern or lora.alpha_pattern:
+        raise ValueError("the release layout needs LoRA targets given as module-name suffixes, one rank and alpha")
+    tensors = {}
+    for key, tensor in get_peft_model_state_dict(peft_model).items():
+        match = re.match(r"^base_model\.model\.(?P<module>.+)\.(?P<part>lora_[AB]\.weight)$", key)
+        module = remote_name(match["module"], kind) if match else None
+        if module is None:
+            raise ValueError(f"adapter tensor {key} has no counterpart in the {kind} release layout")
+        tensors[f"base_model.model.{module}.{match['part']}"] = tensor.detach().float().cpu().contiguous()
+    adapted = {key.split(".lora_")[0][len("base_model.model."):] for key in tensors}
+    release_config = copy.deepcopy(lora)
+    release_config.target_modules = sorted({name.rsplit(".", 1)[-1] for name in adapted})
+    release_config.task_type = getattr(TaskType, RELEASE_TASK_TYPES[kind])
+    release_config.base_model_name_or_path = str(base_checkpoint)
+    release_config.inference_mode = True
+    for name, module in selected_modules(encoder.backbone.model, kind, release_config).items():
+        if name not in adapted:  # selected by the renamed targets, not trained: an exact no-op
+            out_features, in_features = module.weight.shape
+            tensors[f"base_model.model.{name}.lora_A.weight"] = torch.zeros(lora.r, in_features)
+            tensors[f"base_model.model.{name}.lora_B.weight"] = torch.zeros(out_features, lora.r)
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    release_config.save_pretrained(str(target))
+    save_file(dict(sorted(tensors.items())), str(target / "adapter_model.safetensors"), metadata={"format": "pt"})
+    encoder.backbone.tokenizer.save_pretrained(str(target))
+    query, passage = encoder.builder(True), encoder.builder(False)
+    if config.max_length_query != config.max_length_passage:
+        print(f"note: the release layout stores one max_length; writing the passage limit {config.max_length_passage} "
+              f"(queries were trained with {config.max_length_query})", flush=True)
+    options = [k for k in (1, 2, 4, 8, 16) if k <= max(config.kq, config.kp)]
+    record = {  # the keys of the official _save_retriever_config, in its order
+        "model_type": RELEASE_MODEL_TYPES[kind], "mask_token_id": encoder.backbone.mask_token_id,
+        "hidden_size": encoder.backbone.hidden_size, "max_length": config.max_length_passage,
+        "n_gen_tokens": config.kp, "n_gen_q_tokens": config.kq, "n_gen_p_tokens": config.kp,
+        "temperature": temperature, "flops_weight": 0.0, "num_denoise_steps": config.denoising_steps,
+        "sparse_weight": sparse_weight, "normalize": True,
+        "query_prefix_ids": query.prefix_ids, "query_suffix_ids": query.suffix_ids,
+        "passage_prefix_ids": passage.prefix_ids, "passage_suffix_ids": passage.suffix_ids,
+        "lora_rank": lora.r, "lora_alpha": lora.lora_alpha, "use_eos": False, "n_tail": len(passage.tail_ids),
+        "use_k_adapter": False, "adapter_weight": 1.0, "teacher_temperature": 1.0, "k_adapter_options": options,
+        "use_k_pre_encoder": False, "gumbel_temperature": 1.0, "k_cost_lambda": 0.001, "k_pre_encoder_options": options,
+    }
+    (target / "retriever_config.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    for file in target.iterdir():
+        if file.is_file():
+            file.chmod(0o644)
+    return target

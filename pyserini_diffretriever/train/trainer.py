@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ..config import load_config
 from ..encode.encoder import DiffRetrieverEncoder
 from .data import BatchSampler, Example, load_training_data, mine_bm25_negatives, read_tevatron, write_tevatron
-from .export import encoder_yaml, load_trainable_state, save_checkpoint, trainable_state
+from .export import encoder_yaml, load_trainable_state, save_checkpoint, save_release, trainable_state
 from .model import ContrastiveModel, Objective
 
 
@@ -376,8 +376,13 @@ class Trainer:
     def export(self, model, peft_model, base, config, method) -> dict:
         o = self.o
         backbone = model.backbone
+        release_dir = None
         if peft_model is not None:
             peft_model.save_pretrained(str(self.output / "adapter"))
+            if config.backbone in ("dream", "llada"):  # also the official release layout (METHOD.md section 7b)
+                release_dir = save_release(peft_model, model.encoder, Path(backbone.checkpoint_path),
+                                           self.output / "release", temperature=o.tau_dense,
+                                           sparse_weight=o.sparse_weight)
             from .lora import merge_adapter
 
             merge_adapter(peft_model)
@@ -388,7 +393,8 @@ class Trainer:
         runtime = config.replace(dtype=base.dtype, device=base.device)
         (self.output / "encoder.yaml").write_text(
             encoder_yaml(runtime, str(model_dir.resolve()), name, comment), encoding="utf-8")
-        return {"model_dir": str(model_dir), "encoder_yaml": str(self.output / "encoder.yaml")}
+        return {"model_dir": str(model_dir), "encoder_yaml": str(self.output / "encoder.yaml"),
+                **({"release_dir": str(release_dir)} if release_dir else {})}
 
     def evaluate_holdout(self, encoder) -> dict:
         from .evaluate import evaluate_on_collection
