@@ -23,7 +23,7 @@ QUERIES = [
     "Vitamin C",
     "",  # no content words: an empty sparse vector, K vectors all the same
     'a literal <|im_end|> and [MASK] inside "quotes", e.g. U.S. sailors don\'t',
-    "a long query about proteins and the cells that make them and fold them " * 4,  # truncated to the budget
+    "a long query about proteins and the cells that make them and fold them " * 8,  # truncated to the budget
 ]
 # Dream as the bundled 7B config runs it (stop-token truncation: the graph's full-vocabulary argmax).
 OPTIONS = {"dream": {"stop_token_truncation": True}, "llada": {}, "mlm": {}}
@@ -32,7 +32,7 @@ _EXPORTS = {}
 
 def _config(checkpoints, kind, **options):
     return EncoderConfig(backbone=kind, checkpoint=str(checkpoints[kind]), dtype="float32", device="cpu", kq=4, kp=8,
-                         max_length_query=64,
+                         max_length_query=128,
                          **{**OPTIONS[kind], **options})
 
 
@@ -147,32 +147,87 @@ def _run(path):
     return by_query
 
 
-def test_search_run_identical_to_torch_on_demo_slice(tmp_path):
-    """encode (torch) -> search.faiss with the torch query encoder and with the ONNX export:
-    the same documents in the same order, scores within 1e-5; the sparse query vectors (what
-    Lucene searches with) identical."""
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory):
+    """A demo slice encoded with the default encoder (torch), its ONNX export, and the same
+    encoding in a Qdrant edge collection (when qdrant-edge-py is installed)."""
     from pyserini_diffretriever.encode.__main__ import main as encode_main
-    from pyserini_diffretriever.search.faiss.__main__ import main as search_main
-    from pyserini_diffretriever.topics import read_topics
 
-    corpus, topics = _demo_slice(tmp_path)
+    root = tmp_path_factory.mktemp("demo-onnx")
+    corpus, topics = _demo_slice(root)
     assert encode_main(["--corpus", str(corpus), "--encoder", "diffretriever-default", "--output",
-                        str(tmp_path / "index"), "--device", "cpu"]) == 0
-    export_query_encoder(load_config("diffretriever-default"), tmp_path / "onnx", verify=False, log=lambda line: None)
-    runs = {}
-    for name, encoder in (("torch", "diffretriever-default"), ("onnx", str(tmp_path / "onnx"))):
-        runs[name] = tmp_path / f"{name}.trec"
-        assert search_main(["--index", str(tmp_path / "index"), "--topics", str(topics), "--encoder", encoder,
-                            "--hits", "20", "--output", str(runs[name]), "--device", "cpu"]) == 0
-    torch_run, onnx_run = _run(runs["torch"]), _run(runs["onnx"])
-    assert len(torch_run) == 15 and set(torch_run) == set(onnx_run)
+                        str(root / "index"), "--device", "cpu"]) == 0
+    export_query_encoder(load_config("diffretriever-default"), root / "onnx", verify=False, log=lambda line: None)
+    qdrant = None
+    try:
+        import qdrant_edge  # noqa: F401
+
+        from pyserini_diffretriever.export.qdrant.__main__ import main as qdrant_export
+
+        qdrant = ["--collection", "demo", "--edge", str(root / "edge")]
+        assert qdrant_export(["--encoded", str(root / "index"), *qdrant]) == 0
+    except ImportError:
+        pass
+    return {"root": root, "topics": topics, "onnx": root / "onnx", "qdrant": qdrant}
+
+
+def _assert_same_runs(torch_run, onnx_run, queries):
+    assert len(torch_run) >= queries and set(torch_run) == set(onnx_run)
     for qid in torch_run:
         assert [d for d, _ in onnx_run[qid]] == [d for d, _ in torch_run[qid]]
         np.testing.assert_allclose([s for _, s in onnx_run[qid]], [s for _, s in torch_run[qid]], atol=1e-5)
+
+
+def test_search_faiss_run_identical_to_torch_on_demo_slice(demo_index):
+    """search.faiss with the torch query encoder and with the ONNX export: the same documents
+    in the same order, scores within 1e-5; the sparse query vectors (what Lucene searches
+    with) identical."""
+    from pyserini_diffretriever.search.faiss.__main__ import main as search_main
+    from pyserini_diffretriever.topics import read_topics
+
+    root, topics = demo_index["root"], demo_index["topics"]
+    runs = {}
+    for name, encoder in (("torch", "diffretriever-default"), ("onnx", str(demo_index["onnx"]))):
+        runs[name] = root / f"{name}.trec"
+        assert search_main(["--index", str(root / "index"), "--topics", str(topics), "--encoder", encoder,
+                            "--hits", "20", "--output", str(runs[name]), "--device", "cpu"]) == 0
+    _assert_same_runs(_run(runs["torch"]), _run(runs["onnx"]), 15)
     texts = list(read_topics(topics).values())
     want = DiffRetrieverEncoder.from_config("diffretriever-default", device="cpu").encode(texts, is_query=True)
-    got = build_encoder(load_config(str(tmp_path / "onnx"))).encode(texts, is_query=True)
+    got = build_encoder(load_config(str(demo_index["onnx"]))).encode(texts, is_query=True)
     assert got.sparse == want.sparse
+
+
+def test_search_qdrant_identical_and_without_torch(demo_index):
+    """search.qdrant (sparse and dense) with either encoder gives the same runs; the search
+    process with the ONNX export (a fresh interpreter) never imports torch."""
+    if demo_index["qdrant"] is None:
+        pytest.skip("qdrant-edge-py is not installed")
+    from pyserini_diffretriever.search.qdrant.__main__ import main as qdrant_search
+
+    root, topics = demo_index["root"], demo_index["topics"]
+    for mode in ("sparse", "dense"):
+        runs = {}
+        for name, encoder in (("torch", "diffretriever-default"), ("onnx", str(demo_index["onnx"] / "encoder.yaml"))):
+            runs[name] = root / f"qdrant-{mode}-{name}.trec"
+            assert qdrant_search(["--topics", str(topics), "--encoder", encoder, "--mode", mode, "--hits", "10",
+                                  "--output", str(runs[name]), *demo_index["qdrant"]]) == 0
+        _assert_same_runs(_run(runs["torch"]), _run(runs["onnx"]), 14)  # sparse: a query may match nothing
+    argv = ["search.qdrant", "--topics", str(topics), "--encoder", str(demo_index["onnx"]), "--mode", "dense",
+            "--hits", "10", "--output", str(root / "process.trec"), *demo_index["qdrant"]]
+    script = f"""
+import runpy, sys
+sys.argv = {argv!r}
+try:
+    runpy.run_module("pyserini_diffretriever.search.qdrant", run_name="__main__")
+except SystemExit as done:
+    assert not done.code, done.code
+print("torch" in sys.modules, "transformers" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["False", "False"]
+    assert _run(root / "process.trec") == _run(root / "qdrant-dense-onnx.trec")
 
 
 def test_export_for_another_index_is_refused(checkpoints, tmp_path, capsys):
