@@ -67,6 +67,11 @@ bench-maxsim: $(STAMP)
 bench-comparison: $(STAMP)
 	$(PY) benchmarks/bench_comparison.py
 
+# The ONNX query encoder (issue 15): torch vs onnxruntime float32/int8 latency, outputs, process memory.
+.PHONY: bench-onnx
+bench-onnx: $(STAMP)
+	nice -n 10 $(PY) benchmarks/bench_onnx.py
+
 bench: bench-encode bench-maxsim bench-comparison
 
 clean:
