@@ -61,6 +61,13 @@ bench-encode: $(STAMP)
 bench-maxsim: $(STAMP)
 	$(PY) benchmarks/bench_maxsim.py
 
+# The 7-8B path on a CUDA device (issue 10): Dream/LLaDA-width random checkpoints, bf16 and fp32 vs
+# CPU fp32, passages/s and queries/s, exact MaxSim GPU vs CPU; says so and exits 0 without CUDA.
+# GPU_CHECK_ARGS="--device cpu --small" runs the same code at small widths on a CPU.
+.PHONY: gpu-check
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+
 # Diffusion one pass vs autoregressive decoding, search latency and index storage (issue 6):
 # tables, PNG plots in benchmarks/results/, one JSON object as the last line.
 .PHONY: bench-comparison
