@@ -6,7 +6,7 @@ that will be used and its version; whether the start-up hook (``.pth``) is insta
 active; then starts the JVM the way users do, in a fresh Python process (``import
 pyserini.search.lucene``), and checks that Anserini's classes load, that ``java`` on PATH is
 the same Java 21 (``pyserini.eval.trec_eval`` runs it) and that ``LuceneImpactSearcher``
-accepts ``diffretriever-<config>`` names. It takes about as long as one JVM start (10-20 s).
+accepts ``diffretriever-<config>`` names. It takes about as long as one JVM start (10-20 s on an idle machine).
 
 Exit status: 0 when everything needed works (warnings may be printed), 1 otherwise, with
 one line per problem saying what to do.
@@ -264,7 +264,8 @@ def main(argv=None) -> int:
         description="Check Python, torch, transformers, Pyserini, Java 21 and the start-up hook.",
     )
     parser.add_argument("--no-jvm", action="store_true", help="skip starting the JVM (fast checks only)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed for the JVM start (default 120)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds allowed for the JVM start (about 15 s on an idle 2-core machine; a loaded one takes minutes)")
     args = parser.parse_args(argv)
     user_env = dict(os.environ)
 
