@@ -113,6 +113,9 @@ class Backend:
 
     def close(self) -> None: ...
 
+    def finish(self) -> None:
+        """After an export: let the engine build its indexes (a server does it in the background)."""
+
     @staticmethod
     def transient(error: BaseException) -> bool:
         """Whether an error of an upsert is worth a retry (network, timeout, overload)."""
@@ -417,6 +420,12 @@ class EdgeBackend(Backend):
             requests.append(request)
         responses = self.shard.query_batch(qe.QueryBatchRequest(requests))
         return [[(p.payload["docid"], float(p.score)) for p in r] for r in responses]
+
+    def finish(self) -> None:
+        """Run the shard's optimizers (merge segments, build the sparse index, the HNSW graph
+        where enabled and the quantized copies): an edge shard has no background optimizer."""
+        self.shard.optimize()
+        self.shard.flush()
 
     def close(self) -> None:
         if self._shard is not None:

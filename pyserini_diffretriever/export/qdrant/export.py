@@ -193,6 +193,8 @@ def export_encoded(folder: EncodedFolder, backend: Backend, settings: Collection
             flush()
     if len(seen) != len(folder):
         raise QdrantError(f"encoded folder {folder.root}: {len(seen)} sparse documents, {len(folder)} dense ones")
+    if sent:
+        backend.finish()
     points = backend.count()
     if points != before + added:
         raise QdrantError(f"count check failed: {backend.describe()} holds {points} points, expected "
