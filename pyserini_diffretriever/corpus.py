@@ -82,3 +82,55 @@ def parse_document(line: str, where: str) -> Document:
     if not isinstance(text, str):
         raise CorpusError(f"{where}: the text of {docid!r} is {type(text).__name__}, expected a string")
     return Document(docid, text)
+
+
+class Fingerprint:
+    """A running SHA-256 over documents (id and text, in order), for proving that an encoded
+    output belongs to a corpus: ``digest`` covers ids and texts, ``ids_digest`` the ids only."""
+
+    def __init__(self) -> None:
+        import hashlib
+
+        self._all, self._ids = hashlib.sha256(), hashlib.sha256()
+        self.count = 0
+
+    def add(self, doc: Document) -> None:
+        docid = doc.docid.encode("utf-8")
+        self._all.update(len(docid).to_bytes(8, "little") + docid)
+        text = doc.text.encode("utf-8")
+        self._all.update(len(text).to_bytes(8, "little") + text)
+        self._ids.update(len(docid).to_bytes(8, "little") + docid)
+        self.count += 1
+
+    @property
+    def digest(self) -> str:
+        return self._all.hexdigest()
+
+    @property
+    def ids_digest(self) -> str:
+        return self._ids.hexdigest()
+
+    @classmethod
+    def of(cls, documents) -> "Fingerprint":
+        fingerprint = cls()
+        for doc in documents:
+            fingerprint.add(doc)
+        return fingerprint
+
+
+def ids_digest(docids) -> str:
+    """:attr:`Fingerprint.ids_digest` of a list of document ids."""
+    return Fingerprint.of(Document(str(d), "") for d in docids).ids_digest
+
+
+def corpus_fingerprint(path: str | Path, progress: bool = False) -> Fingerprint:
+    """Read (and so validate) the whole corpus once; its document count and fingerprint."""
+    documents = read_documents(path)
+    if progress:
+        from tqdm import tqdm
+
+        documents = tqdm(documents, unit="doc", desc="read corpus", leave=False)
+    fingerprint = Fingerprint.of(documents)
+    if fingerprint.count == 0:
+        raise CorpusError(f"corpus {path} holds no documents (every line is blank); nothing to encode")
+    return fingerprint

@@ -92,6 +92,7 @@ def write_store(root: str | Path, chunks: Iterable[tuple[np.ndarray, np.ndarray,
     under temporary names and renamed, meta.json last."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    (root / "meta.json").unlink(missing_ok=True)  # an interrupted rewrite never passes for the old store
     tmp = {name: root / f".{name}.tmp" for name in ("vectors.npy", "offsets.npy", "docids.txt")}
     matrix = np.lib.format.open_memmap(tmp["vectors.npy"], mode="w+", dtype=np.dtype(dtype), shape=(n_vectors, dim))
     offsets = [0]

@@ -3,16 +3,21 @@
 Layout of ``--output DIR``::
 
     DIR/encoder.json                      the encoder config and checkpoint fingerprint
+    DIR/corpus.json                       the corpus it belongs to: path, document count,
+                                          fingerprint (SHA-256 of ids and texts), chunk layout
     DIR/sparse/part-SSS-CCCCC.jsonl       JsonVectorCollection for pyserini.index.lucene
     DIR/dense/chunks/part-SSS-CCCCC.npz   dense vectors of the same documents, merged into
                                           the dense store (dense/vectors.npy ...) at the end
-    DIR/.progress/part-SSS-CCCCC.done     a chunk is finished only when this marker exists
+    DIR/.progress/part-SSS-CCCCC.done     a chunk is finished only when this marker exists;
+                                          it holds the fingerprint of the chunk's documents
 
 The corpus is cut into chunks of ``chunk_size`` documents in file order; document i belongs
 to shard ``i % num_shards``. Each chunk's files are written under temporary names outside
 the collection folders and renamed into place, then its marker is written, so an interrupted
 run resumes at the first unfinished chunk of its shard without duplicating or losing a
-document.
+document. Resuming is allowed only when ``corpus.json`` and every finished chunk's marker match
+the corpus given now (:class:`CorpusMismatchError` otherwise): a changed corpus is never mixed
+with an old encoding.
 """
 from __future__ import annotations
 
@@ -23,7 +28,14 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..corpus import Document
+from ..corpus import Document, Fingerprint
+
+
+class CorpusMismatchError(ValueError):
+    """An output folder that holds (part of) an encoding of another corpus or chunk layout."""
+
+
+HOW_TO_PROCEED = "rerun with --overwrite to discard the old encoding, or give a new --output folder"
 
 # A document whose sparse vector is empty (no content word got a positive weight) still
 # gets a line, with this token at weight 1, so that it is in the Lucene index. No query is
@@ -62,8 +74,71 @@ class EncodedCorpusWriter:
         for folder in (self.sparse_dir, self.chunks_dir, self.progress_dir, self.tmp_dir):
             folder.mkdir(parents=True, exist_ok=True)
 
-    def is_done(self, name: str) -> bool:
-        return (self.progress_dir / f"{name}.done").is_file()
+    def marker(self, name: str) -> dict | None:
+        path = self.progress_dir / f"{name}.done"
+        if not path.is_file():
+            return None
+        try:
+            marker = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            marker = None
+        if not isinstance(marker, dict) or "digest" not in marker:
+            raise CorpusMismatchError(
+                f"{path} was written before chunk fingerprints were recorded, so the chunk cannot be proven to "
+                f"belong to this corpus; {HOW_TO_PROCEED}"
+            )
+        return marker
+
+    def is_done(self, name: str, docs: list[Document] | None = None) -> bool:
+        """Whether chunk ``name`` is finished; with ``docs``, a finished chunk must hold exactly
+        these documents (ids and texts), else :class:`CorpusMismatchError`."""
+        marker = self.marker(name)
+        if marker is None:
+            return False
+        if docs is not None:
+            now = Fingerprint.of(docs)
+            if marker["digest"] != now.digest:
+                first = f"{docs[0].docid} .. {docs[-1].docid}" if docs else "none"
+                raise CorpusMismatchError(
+                    f"{self.root}: finished chunk {name} holds {marker.get('documents')} other documents "
+                    f"(fingerprint {marker['digest'][:12]}) than the corpus's documents at that place now "
+                    f"({len(docs)} documents, {first}, fingerprint {now.digest[:12]}); {HOW_TO_PROCEED}"
+                )
+        return True
+
+    def check_corpus(self, corpus: str, fingerprint: Fingerprint, num_shards: int, chunk_size: int) -> None:
+        """Record the corpus in ``corpus.json`` on a first run; on a later run, refuse a
+        different corpus or chunk layout (naming both)."""
+        path = self.root / "corpus.json"
+        mine = {"path": str(corpus), "documents": fingerprint.count, "fingerprint": fingerprint.digest,
+                "num_shards": num_shards, "chunk_size": chunk_size}
+        if not path.is_file():
+            if any(self.progress_dir.glob("part-*.done")):
+                raise CorpusMismatchError(
+                    f"{self.root} holds encoded chunks but no corpus.json (written before corpus fingerprints "
+                    f"were recorded), so they cannot be proven to belong to {corpus}; {HOW_TO_PROCEED}"
+                )
+            tmp = self.tmp_dir / "corpus.json"
+            tmp.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+            return
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old.get("fingerprint") != mine["fingerprint"]:
+            raise CorpusMismatchError(
+                f"{self.root} holds the encoding of another corpus: {old.get('path')} ({old.get('documents')} "
+                f"documents, fingerprint {str(old.get('fingerprint'))[:12]}), not --corpus {corpus} "
+                f"({fingerprint.count} documents, fingerprint {fingerprint.digest[:12]}); {HOW_TO_PROCEED}"
+            )
+        if (old.get("num_shards"), old.get("chunk_size")) != (num_shards, chunk_size):
+            raise CorpusMismatchError(
+                f"{self.root} was encoded with --num-shards {old.get('num_shards')} --chunk-size "
+                f"{old.get('chunk_size')}, not --num-shards {num_shards} --chunk-size {chunk_size}; give the same "
+                f"values to resume, or {HOW_TO_PROCEED}"
+            )
+
+    def corpus_record(self) -> dict | None:
+        path = self.root / "corpus.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def write_chunk(self, name: str, docs: list[Document], sparse: list[dict[str, int]],
                     dense: list[np.ndarray]) -> int:
@@ -86,15 +161,51 @@ class EncodedCorpusWriter:
             with open(tmp, "wb") as out:
                 np.savez(out, vectors=vectors, lengths=lengths, docids=np.array([d.docid for d in docs]))
             os.replace(tmp, self.chunks_dir / f"{name}.npz")
-        (self.progress_dir / f"{name}.done").write_text(f"{len(docs)}\n")
+        fingerprint = Fingerprint.of(docs)
+        marker = {"documents": len(docs), "digest": fingerprint.digest, "ids_digest": fingerprint.ids_digest}
+        tmp = self.tmp_dir / f"{name}.done"
+        tmp.write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        os.replace(tmp, self.progress_dir / f"{name}.done")
         return empty
 
-    def mark_shard_done(self, shard_id: int, num_shards: int, documents: int) -> None:
-        (self.progress_dir / f"shard-{shard_id:03d}-of-{num_shards:03d}.done").write_text(f"{documents}\n")
+    def mark_shard_done(self, shard_id: int, num_shards: int, documents: int, corpus_digest: str) -> None:
+        marker = {"documents": documents, "corpus": corpus_digest}
+        (self.progress_dir / f"shard-{shard_id:03d}-of-{num_shards:03d}.done").write_text(json.dumps(marker) + "\n")
 
-    def all_shards_done(self, num_shards: int) -> bool:
-        return all((self.progress_dir / f"shard-{s:03d}-of-{num_shards:03d}.done").is_file() for s in range(num_shards))
+    def all_shards_done(self, num_shards: int, corpus_digest: str) -> bool:
+        """Every shard finished, each on the corpus with this fingerprint."""
+        for shard in range(num_shards):
+            path = self.progress_dir / f"shard-{shard:03d}-of-{num_shards:03d}.done"
+            if not path.is_file():
+                return False
+            try:
+                marker = json.loads(path.read_text())
+            except ValueError:
+                marker = None
+            if not isinstance(marker, dict) or marker.get("corpus") != corpus_digest:
+                raise CorpusMismatchError(f"{path}: shard {shard} finished on another corpus; {HOW_TO_PROCEED}")
+        return True
+
+    def chunk_names(self, documents: int, num_shards: int, chunk_size: int) -> list[str]:
+        """The chunk names of a corpus of ``documents`` documents in this layout (shard-major)."""
+        names = []
+        for shard in range(num_shards):
+            size = len(range(shard, documents, num_shards))
+            names.extend(chunk_name(shard, c) for c in range(-(-size // chunk_size)))
+        return names
 
     def chunk_files(self) -> list[Path]:
         """Dense chunk files in corpus order (shard-major; the docid list records the order)."""
         return sorted(self.chunks_dir.glob("part-*.npz"))
+
+
+def remove_encoding(output: str | Path) -> None:
+    """``--overwrite``: delete what the encode command wrote in ``output`` (nothing else)."""
+    import shutil
+
+    root = Path(output)
+    for folder in ("sparse", "dense", ".progress", ".tmp"):
+        if (root / folder).is_dir():
+            shutil.rmtree(root / folder)
+    for name in ("encoder.json", "corpus.json"):
+        (root / name).unlink(missing_ok=True)
