@@ -109,3 +109,38 @@ def test_outputs_and_the_written_kq_auto_config(sweep):
     assert [r["tokens_per_vector"] for r in passage["rules"]] == [2, 8]
     if passage["chosen"] is not None and "store" in passage:
         assert passage["store"]["report_from_disk"] == pytest.approx(passage["chosen"]["report"], abs=1e-6)
+
+
+def test_array_route_equals_the_dict_routes(sweep):
+    """The sweep's array scoring equals the package's dict routes: train.evaluate.sparse_run
+    (exact dot product), exact MaxSim with docids, fusion.hybrid, evaluation.evaluate."""
+    from pyserini_diffretriever.analysis.scoring import as_run, cell_hits, mean_over, measures
+    from pyserini_diffretriever.analysis.splits import load_split
+    from pyserini_diffretriever.dense.maxsim import exact_search
+    from pyserini_diffretriever.fusion import hybrid
+    from pyserini_diffretriever.train.evaluate import sparse_run
+    from pyserini_diffretriever.trec import ranked
+
+    work, collection, encoder, _, _, _ = sweep
+    cache = EncodingCache(work / "cache", load_config(str(encoder)), collection / "corpus.jsonl")
+    topics, qrels = load_split(collection, "train")
+    corpus, queries = cache.corpus(2), cache.queries(2, topics)
+    qids, docids = list(topics), corpus.docids
+    deep = 100  # deeper than the corpus: every matching document is in every list
+    found = cell_hits(corpus.store.vectors, corpus.store.offsets, docids, corpus.sparse, qids, queries.dense,
+                      queries.sparse, hits=deep)
+    runs = {m: as_run(found[m], qids, docids) for m in MODES}
+    assert runs["sparse"] == sparse_run(qids, queries.sparse, docids, corpus.sparse, deep, True)
+    dense = exact_search(corpus.store.vectors, corpus.store.offsets, queries.dense, k=deep, docids=docids)
+    for qid, h in zip(qids, dense):
+        assert runs["dense"][qid] == pytest.approx({docids[i]: float(s) for i, s in zip(h.indices, h.scores)}, abs=1e-6)
+    fused = hybrid(runs["sparse"], runs["dense"], 0.5, depth=deep)
+    for qid in qids:
+        assert list(runs["hybrid"][qid]) == [d for d, _ in ranked(fused[qid], deep)]
+        assert runs["hybrid"][qid] == pytest.approx(fused[qid], abs=1e-12)
+    # cut at 5 hits: the first 5 of the deep lists (score descending, docid ascending)
+    short = cell_hits(corpus.store.vectors, corpus.store.offsets, docids, corpus.sparse, qids, queries.dense,
+                      queries.sparse, hits=5, modes=("sparse",))
+    assert as_run(short["sparse"], qids, docids) == {q: dict(ranked(runs["sparse"][q], 5)) for q in qids}
+    for m in MODES:
+        assert mean_over(measures(runs[m], qrels), qrels) == evaluate(runs[m], qrels)

@@ -13,14 +13,13 @@ import yaml
 from tqdm import tqdm
 
 from ..config import load_config, resolve_config_path
-from ..evaluation import METRICS, evaluate
 from . import plots
 from .adaptive import PREDICTOR_SUFFIX, fit_predictor
 from .cache import EncodingCache
 from .features import correlation, query_features, text_token_ids
 from .oracle import oracles, select_cell
 from .passage_kp import assign_kp, mix, passage_lengths, storage, write_mixed_store
-from .scoring import MODES, cell_runs, per_query
+from .scoring import MODES, Documents, SparseIndex, as_run, cell_hits, mean_over, measures
 from .splits import check_disjoint, load_split
 
 LABELS = {"ndcg_cut_10": "nDCG@10", "recall_100": "R@100", "recall_1000": "R@1000", "recip_rank": "MRR@10"}
@@ -100,10 +99,15 @@ def run_sweep(options: SweepOptions) -> dict:
     (cells_dir / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
     values = {m: np.zeros((len(qids), len(kqs), len(kps))) for m in MODES}
     summary = {split: {m: [[None] * len(kps) for _ in kqs] for m in MODES} for split in ("select", "report")}
+    docs = Documents(corpora[kps[0]].docids)
+    sparse_indexes: dict[int, SparseIndex] = {}
     for i, kq in enumerate(tqdm(kqs, desc="grid rows (K_q)", unit="row")):
         for j, kp in enumerate(kps):
-            cell = _cell(cells_dir / f"kq-{kq}_kp-{kp}.json", corpora[kp], query_enc[kq], qids, qrels,
-                         select_qrels, report_qrels, options)
+            path = cells_dir / f"kq-{kq}_kp-{kp}.json"
+            if not path.is_file() and kp not in sparse_indexes:
+                sparse_indexes[kp] = SparseIndex(corpora[kp].sparse)
+            cell = _cell(path, docs, corpora[kp].store.vectors, corpora[kp].store.offsets, corpora[kp].sparse,
+                         query_enc[kq], qids, qrels, select_qrels, report_qrels, options, sparse_indexes.get(kp))
             for m in MODES:
                 values[m][:, i, j] = [cell["per_query"][m][q] for q in qids]
                 summary["select"][m][i][j] = cell["select"][m]
@@ -212,18 +216,20 @@ def _features(cache: EncodingCache, config, texts: list[str]) -> tuple[np.ndarra
     return lengths, entropies
 
 
-def _cell(path: Path, corpus, queries, qids, qrels, select_qrels, report_qrels, options: SweepOptions,
-          vectors=None, offsets=None, doc_sparse=None, modes=MODES) -> dict:
+def _cell(path: Path | None, docs: Documents, vectors, offsets, doc_sparse, queries, qids, qrels, select_qrels,
+          report_qrels, options: SweepOptions, sparse_index: SparseIndex | None = None, modes=MODES, found=None) -> dict:
     """Per-query measures and split summaries of one cell (cached in ``path`` when given)."""
     if path is not None and path.is_file():
         return json.loads(path.read_text())
-    store = corpus.store if corpus is not None else None
-    runs = cell_runs(store.vectors if vectors is None else vectors, store.offsets if offsets is None else offsets,
-                     corpus.docids, corpus.sparse if doc_sparse is None else doc_sparse, qids, queries.dense,
-                     queries.sparse, options.hits, options.alpha, options.remove_query, modes)
-    cell = {"per_query": {m: per_query(runs[m], qrels, options.metric) for m in modes},
-            "select": {m: evaluate(runs[m], select_qrels) for m in modes},
-            "report": {m: evaluate(runs[m], report_qrels) for m in modes}}
+    if found is None:
+        found = cell_hits(vectors, offsets, docs.docids, doc_sparse, qids, queries.dense, queries.sparse, options.hits,
+                          options.alpha, options.remove_query, modes, sparse_index, docs)
+    cell: dict = {"per_query": {}, "select": {}, "report": {}}
+    for m in modes:
+        values = measures(as_run(found[m], qids, docs.docids), qrels)
+        cell["per_query"][m] = values[options.metric]
+        cell["select"][m] = mean_over(values, select_qrels)
+        cell["report"][m] = mean_over(values, report_qrels)
     if path is not None:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(cell))
@@ -251,10 +257,14 @@ def _per_passage(cache, config, corpora, query_enc, kqs, kps, qids, qrels, selec
               "tolerance": options.kp_tolerance, "modes": {}}
     metric = options.metric
     dim = corpora[kps[0]].store.dim
+    docs = Documents(corpora[kps[0]].docids)
+    found_cache: dict = {}
     for m in MODES:
         sel = report["modes"][m]["selected"]
         kq, kp = sel["kq"], sel["kp"]
         allowed = [k for k in kps if k <= kp]
+        for key in [key for key in found_cache if key[0] != kq]:  # bounded memory: one K_q at a time
+            del found_cache[key]
         fixed_store = corpora[kp].store
         fixed = {"kp": kp, **storage(fixed_store.lengths(), corpora[kp].sparse, dim),
                  "select": sel["select"][metric], "report": sel["report"][metric]}
@@ -262,9 +272,14 @@ def _per_passage(cache, config, corpora, query_enc, kqs, kps, qids, qrels, selec
         for r in options.tokens_per_vector:
             kp_of = assign_kp(passage_tokens, allowed, r)
             vectors, lengths, docids, sparse = mix({k: corpora[k] for k in allowed}, kp_of)
-            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            cell = _cell(None, corpora[kp], query_enc[kq], qids, qrels, select_qrels, report_qrels, options,
-                         vectors=vectors, offsets=offsets, doc_sparse=sparse, modes=(m,) if m != "hybrid" else MODES)
+            key = (kq, tuple(kp_of.tolist()))
+            if key not in found_cache:  # the same assignment at the same K_q serves every mode
+                offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+                found_cache[key] = cell_hits(vectors, offsets, docs.docids, sparse, qids, query_enc[kq].dense,
+                                             query_enc[kq].sparse, options.hits, options.alpha, options.remove_query,
+                                             MODES, None, docs)
+            cell = _cell(None, docs, None, None, None, None, qids, qrels, select_qrels, report_qrels, options,
+                         modes=(m,), found=found_cache[key])
             rows.append({"tokens_per_vector": r, **storage(lengths, sparse, dim),
                          "kp_counts": _counts(kp_of, allowed),
                          "select": round(cell["select"][m][metric], 6), "report": round(cell["report"][m][metric], 6)})
@@ -282,9 +297,8 @@ def _per_passage(cache, config, corpora, query_enc, kqs, kps, qids, qrels, selec
                                          dict(fixed_store.meta, rule=result["rule"],
                                               tokens_per_vector=chosen["tokens_per_vector"]))
                 store = DenseStore.open(root)
-                check = _cell(None, corpora[kp], query_enc[kq], qids, qrels, select_qrels, report_qrels, options,
-                              vectors=store.vectors, offsets=store.offsets, doc_sparse=sparse, modes=(m,) if m != "hybrid"
-                              else MODES)
+                check = _cell(None, docs, store.vectors, store.offsets, sparse, query_enc[kq], qids, qrels, select_qrels,
+                              report_qrels, options, modes=MODES if m == "hybrid" else (m,))
                 entry["store"] = {"path": str(root), "report_from_disk": round(check["report"][m][metric], 6)}
         result["modes"][m] = entry
         if options.plots:
