@@ -196,6 +196,23 @@ def test_kq_auto_encodes_each_query_with_the_predicted_k(auto_config):
     assert passages.dense[0].shape[0] == 4  # K_p of the config
 
 
+def test_kq_auto_in_the_encode_command(auto_config, tmp_path):
+    """`python -m pyserini_diffretriever.encode --topics` with a kq: auto config writes, for each
+    query, the sparse vector of the K_q its predictor chose."""
+    from pyserini_diffretriever.encode.__main__ import main
+    from pyserini_diffretriever.encode.factory import build_encoder, build_encoder_from_config
+
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join(f"q{i}\t{q}\n" for i, q in enumerate(QUERIES)))
+    assert main(["--topics", str(topics), "--encoder", str(auto_config), "--output", str(tmp_path / "out")]) == 0
+    written = [json.loads(line) for line in (tmp_path / "out" / "queries.topics.jsonl").read_text().splitlines()]
+    auto = build_encoder_from_config(str(auto_config))
+    chosen = auto.choose(QUERIES)
+    for record, query, k in zip(written, QUERIES, chosen):
+        fixed = build_encoder(load_config(str(auto_config), kq=k), backbone=auto.backbone).encode([query], True)
+        assert record["vector"] == fixed.sparse[0]
+
+
 def test_kq_auto_without_its_predictor_says_where_it_looked(auto_config):
     from pyserini_diffretriever.encode.factory import build_encoder_from_config
 
