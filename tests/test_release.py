@@ -245,3 +245,41 @@ def test_bundled_release_configs(name, kq, kp, backbone, monkeypatch):
     config = load_config(f"diffretriever-{name}")
     assert (config.checkpoint, config.base_checkpoint) == ("/releases/x", "/bases/y")
     assert load_config("diffretriever-splade-tiny").checkpoint != "/releases/x"  # only release configs
+
+
+def test_multistep_release_follows_the_fine_tuned_schedule(releases, tmp_path):
+    """num_denoise_steps 2: max(1, K // S) masks per pass ranked by negative entropy, the rest at
+    the last pass; hidden states frozen at the unmasking pass; sparse top-k after max-pooling."""
+    _, base = releases["dream"]
+    release = write_release(tmp_path / "s2", base, "dream", kq=4, kp=16, seed=4, num_denoise_steps=2,
+                            max_length=MAX_LENGTH)
+    encoder = _encoder("dream", release, base, denoising_steps=2)
+    merged_dir, _ = _hand_merged(release, base, tmp_path)
+    text, k = TEXTS[0], 4
+    ids, first = _official_ids(release, encoder.backbone.tokenizer, text, True, k)
+    masked, frozen, pooled, counts = [True] * k, [None] * k, None, []
+    for step in range(2):
+        hidden, logits = REFERENCE["dream"](merged_dir, ids)
+        block = logits[first: first + k]
+        probs = torch.softmax(block, dim=-1)
+        confidence = (probs * torch.log(probs + 1e-10)).sum(-1)
+        order = [i for i in torch.argsort(confidence, descending=True).tolist() if masked[i]]
+        chosen = order if step == 1 else order[: max(1, k // 2)]
+        counts.append(len(chosen))
+        for i in chosen:
+            frozen[i] = hidden[first + i]
+            pooled = block[i] if pooled is None else torch.maximum(pooled, block[i])
+            ids[first + i] = int(probs[i].argmax())
+            masked[i] = False
+    assert counts == [2, 2]
+    states = encoder.mask_states([text], True)
+    assert torch.allclose(states.hidden[0], torch.stack(frozen), atol=1e-4, rtol=1e-4)
+    act = torch.log1p(torch.relu(pooled))
+    content = encoder.sparse_encoder.vocabulary.ids(text)
+    values, index = act[content].topk(min(128, len(content)))
+    expected = {encoder.sparse_encoder.token(content[i]): round(v * 100)
+                for v, i in zip(values.tolist(), index.tolist()) if round(v * 100) > 0}
+    got = encoder.encode([text], is_query=True).sparse[0]
+    assert set(got) == set(expected) and all(abs(got[t] - expected[t]) <= 1 for t in got)
+    with pytest.raises(ConfigError, match="set denoising_steps: 2"):
+        _encoder("dream", release, base)

@@ -17,16 +17,19 @@ encode command's ``--max_length`` (it replaces the stored ``max_length``): here 
 (a warning names the stored value when they differ).
 
 K_q, K_p and the number of denoising passes are properties of the trained model: the encoder
-config must state the release's values (else one error naming both). Releases with
-``normalize: false`` or more than one denoising pass (the official fine-tuned multi-step
-schedule differs from the zero-shot one) are refused with a clear message.
+config must state the release's values (else one error naming both). With
+``num_denoise_steps`` S > 1 the fine-tuned model's own S-pass schedule runs
+(:func:`official_multistep`; it differs from the zero-shot schedule). Releases with
+``normalize: false`` are refused with a clear message.
 """
 from __future__ import annotations
 
 import logging
 
+import torch
+
 from ..config import ConfigError, EncoderConfig
-from .encoder import DiffRetrieverEncoder
+from .encoder import DiffRetrieverEncoder, MaskStates
 from .layout import SequenceBuilder
 
 logger = logging.getLogger(__name__)
@@ -61,13 +64,10 @@ def check_release_config(config: EncoderConfig, settings) -> None:
     if not settings.normalize:
         raise ConfigError(f"{where}: retriever_config.json has normalize false; only L2-normalised dense vectors "
                           f"are supported")
-    if settings.num_denoise_steps != 1:
-        raise ConfigError(f"{where}: retriever_config.json has num_denoise_steps {settings.num_denoise_steps}; only "
-                          f"single-pass releases are supported (the official fine-tuned multi-step schedule, K // S "
-                          f"positions per pass ranked by negative entropy, is not implemented here)")
-    if config.denoising_steps != 1:
-        raise ConfigError(f"{where}: denoising_steps is {config.denoising_steps} but the release encodes in one pass "
-                          f"(num_denoise_steps 1); set denoising_steps: 1")
+    if config.denoising_steps != settings.num_denoise_steps:
+        raise ConfigError(f"{where}: denoising_steps is {config.denoising_steps} but the release encodes in "
+                          f"{settings.num_denoise_steps} pass(es) (retriever_config.json num_denoise_steps, capped at "
+                          f"the larger K); set denoising_steps: {settings.num_denoise_steps}")
     for side in (True, False):
         if config.max_length(side) != settings.max_length:
             logger.warning("%s: max_length_%s %d is used as the whole-prompt limit; the release stores max_length %d",
@@ -92,3 +92,52 @@ class ReleaseEncoder(DiffRetrieverEncoder):
 
     def builder(self, is_query: bool) -> SequenceBuilder:
         return self._release_builders[is_query]
+
+    def mask_states(self, texts: list[str], is_query: bool, full_vocabulary: bool = False) -> MaskStates:
+        """One pass: the shared encoder. S > 1 passes: the official fine-tuned schedule
+        (:func:`official_multistep`); its sparse side is the max-pooled vocabulary row, so the
+        logits come back as ``[B, 1, V]`` (top-k is then taken after pooling, as there)."""
+        steps = self.backbone.release.num_denoise_steps
+        if steps == 1:
+            return super().mask_states(texts, is_query, full_vocabulary)
+        batch = self.builder(is_query).batch(texts)
+        hidden, pooled = official_multistep(self.backbone, batch.input_ids, batch.attention_mask,
+                                            batch.mask_positions, steps)
+        return MaskStates(hidden=hidden, logits=pooled.unsqueeze(1),
+                          kept=torch.full((len(texts),), hidden.shape[1], dtype=torch.long))
+
+
+def official_multistep(backbone, input_ids, attention_mask, positions, steps: int):
+    """The fine-tuned model's S-pass denoising (``TrainableDiffusionRetriever.encode``, S > 1):
+    ``max(1, K // S)`` masks unmasked per pass, the most confident by negative entropy, all the
+    rest at the last pass; each position's hidden state is the one of the pass that unmasks it,
+    and the sparse row is the max over positions of ``log(1 + relu(logits))`` at that pass,
+    top-k taken after the pooling (``scripts/encode.py``'s path for pooled activations).
+    Returns hidden ``[B, K, H]`` and the logits max-pooled that way ``[B, V]`` (float32)."""
+    rows, k = positions.shape
+    per_step = max(1, k // steps)
+    ids = input_ids.clone()
+    masked = torch.ones((rows, k), dtype=torch.bool)
+    hidden_out = pooled = None
+    for step in range(steps):
+        out = backbone.forward_at(ids, attention_mask, positions)
+        hidden, logits = out.hidden.cpu(), out.logits.cpu()
+        if hidden_out is None:
+            hidden_out = torch.zeros_like(hidden)
+            pooled = torch.full((rows, logits.shape[-1]), float("-inf"))
+        probs = torch.softmax(logits.float(), dim=-1)
+        confidence = (probs * torch.log(probs + 1e-10)).sum(-1).masked_fill(~masked, float("-inf"))
+        prediction = probs.argmax(-1)
+        if step == steps - 1:
+            chosen = masked.clone()
+        else:
+            chosen = torch.zeros_like(masked)
+            chosen.scatter_(1, confidence.topk(min(per_step, k), dim=1).indices, True)
+            chosen &= masked
+        hidden_out[chosen] = hidden[chosen]
+        # max_k log(1 + relu(z_k)) = log(1 + relu(max_k z_k)): pool the logits, the sparse
+        # encoder applies the activation
+        pooled = torch.maximum(pooled, logits.float().masked_fill(~chosen.unsqueeze(-1), float("-inf")).max(dim=1).values)
+        ids[chosen.nonzero(as_tuple=True)[0], positions[chosen]] = prediction[chosen]
+        masked &= ~chosen
+    return hidden_out, pooled
