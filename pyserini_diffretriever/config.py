@@ -162,6 +162,8 @@ class EncoderConfig:
         record = dataclasses.asdict(self)
         for runtime in self.RUNTIME_FIELDS:
             record.pop(runtime)
+        if record.get("base_checkpoint") is None:  # not a release: records stay as before the field existed
+            record.pop("base_checkpoint", None)
         return record
 
     def replace(self, **overrides: Any) -> "EncoderConfig":

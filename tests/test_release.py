@@ -245,6 +245,8 @@ def test_bundled_release_configs(name, kq, kp, backbone, monkeypatch):
     config = load_config(f"diffretriever-{name}")
     assert (config.checkpoint, config.base_checkpoint) == ("/releases/x", "/bases/y")
     assert load_config("diffretriever-splade-tiny").checkpoint != "/releases/x"  # only release configs
+    assert config.record()["base_checkpoint"] == "/bases/y"
+    assert "base_checkpoint" not in load_config("diffretriever-splade-tiny").record()  # old records unchanged
 
 
 def test_multistep_release_follows_the_fine_tuned_schedule(releases, tmp_path):
