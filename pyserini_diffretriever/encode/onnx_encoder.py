@@ -242,13 +242,14 @@ class OnnxQueryEncoder:
 
     def _kept(self, argmax: np.ndarray | None, batch: int) -> np.ndarray:
         """The torch encoder's stop-token rule on the graph's full-vocabulary argmax: keep the
-        positions before the first one predicting a stop token, position 0 always."""
+        positions before the first one predicting a stop token, all K when that is position 0
+        (encoder.kept_positions)."""
         k = self.config.kq
         if not self.config.stop_token_truncation:
             return np.full(batch, k, dtype=np.int64)
         is_stop = np.isin(argmax, self.stop_token_ids)
         first = np.where(is_stop.any(axis=1), is_stop.argmax(axis=1), k)
-        return np.maximum(first, 1)
+        return np.where(first > 0, first, k)
 
 
 def _version(package: str) -> str:

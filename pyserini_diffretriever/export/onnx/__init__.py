@@ -199,12 +199,59 @@ def _repack(source: Path, target: Path, external: bool) -> None:
     """``target``: one graph file, or one graph plus one ``.data`` file beside it."""
     import onnx
 
-    model = onnx.load(str(source), load_external_data=True)
+    graph = onnx.load(str(source), load_external_data=False)
+    if any(_external(t) for t in graph.graph.initializer):  # a > 2 GiB export: one file per tensor
+        consolidate_external_data(source, target)
+        return
+    model = onnx.load(str(source))
     if external:
         onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=target.name + ".data", size_threshold=1024)
     else:
         onnx.save_model(model, str(target))
+
+
+def _external(tensor) -> bool:
+    import onnx
+
+    return tensor.data_location == onnx.TensorProto.EXTERNAL
+
+
+def consolidate_external_data(source: Path, target: Path, chunk: int = 64 << 20) -> None:
+    """Rewrite a graph whose tensors lie in one file each (what the exporter writes above 2 GiB)
+    as ``target`` + ``target.data``, copying the tensor files in chunks: memory stays at one
+    chunk, never the model (onnx's own save would load every tensor first)."""
+    import onnx
+
+    graph = onnx.load(str(source), load_external_data=False)
+    data_name = target.name + ".data"
+    offset = 0
+    with open(target.parent / data_name, "wb") as out:
+        for tensor in graph.graph.initializer:
+            if not _external(tensor):
+                continue
+            info = {entry.key: entry.value for entry in tensor.external_data}
+            start, length = int(info.get("offset", 0)), info.get("length")
+            with open(source.parent / info["location"], "rb") as handle:
+                handle.seek(start)
+                remaining = int(length) if length is not None else None
+                written = 0
+                while remaining is None or remaining > 0:
+                    block = handle.read(chunk if remaining is None else min(chunk, remaining))
+                    if not block:
+                        break
+                    out.write(block)
+                    written += len(block)
+                    if remaining is not None:
+                        remaining -= len(block)
+            pad = (-written) % 4096  # page-aligned tensors, as onnx's own writer does for mmap
+            out.write(b"\0" * pad)
+            del tensor.external_data[:]
+            for key, value in (("location", data_name), ("offset", str(offset)), ("length", str(written))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            offset += written + pad
+    onnx.save_model(graph, str(target))
 
 
 def quantize_int8(source: Path, target: Path, external: bool = False) -> None:
@@ -252,4 +299,4 @@ def _version(package: str) -> str:
         return "?"
 
 
-__all__ = ["EXTERNAL_DATA", "check_exportable", "export_query_encoder", "quantize_int8", "verify_export"]
+__all__ = ["EXTERNAL_DATA", "check_exportable", "consolidate_external_data", "export_query_encoder", "quantize_int8", "verify_export"]
