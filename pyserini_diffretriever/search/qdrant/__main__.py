@@ -31,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--topics", required=True, help="topics file: TSV qid<TAB>text, or BEIR queries.jsonl")
     parser.add_argument("--encoder", required=True,
                         help="query encoder: diffretriever-<config> or a YAML path; must be the collection's")
-    parser.add_argument("--output", required=True, help="run file to write (a folder with --mode all)")
-    parser.add_argument("--mode", default="dense", choices=[*MODES, "all"],
-                        help="sparse: dot product; dense: MAX_SIM (no clamp); hybrid: this package's min-max fusion "
-                             "of the two; qdrant-rerank: sparse candidates rescored by MAX_SIM in one server query; "
+    parser.add_argument("--output", required=True,
+                        help="run file to write; a folder receiving <mode>.trec when --mode names several modes")
+    parser.add_argument("--mode", default="dense",
+                        help=f"one of {', '.join(MODES)}, a comma-separated list of them, or all. sparse: dot product; "
+                             "dense: MAX_SIM (no clamp); hybrid: this package's min-max fusion of the two; "
+                             "qdrant-rerank: sparse candidates rescored by MAX_SIM in one server query; "
                              "qdrant-rrf: Qdrant's RRF of the two in one query (default: dense)")
     parser.add_argument("--hits", type=int, default=1000, help="hits per query (default: 1000)")
     parser.add_argument("--batch-size", type=int, default=64, help="queries encoded and sent together (default: 64)")
@@ -82,8 +84,11 @@ def run(args) -> int:
     topics = read_topics(args.topics)
     if not topics:
         raise ValueError(f"topics file {args.topics} holds no queries")
-    modes = list(MODES) if args.mode == "all" else [args.mode]
-    outputs = {m: Path(args.output) / f"{m}.trec" for m in modes} if args.mode == "all" else {args.mode: Path(args.output)}
+    modes = list(MODES) if args.mode == "all" else list(dict.fromkeys(m.strip() for m in args.mode.split(",")))
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise ValueError(f"--mode {', '.join(unknown)} is not one of {', '.join(MODES)} (or all)")
+    outputs = {m: Path(args.output) / f"{m}.trec" for m in modes} if len(modes) > 1 else {modes[0]: Path(args.output)}
     overrides = {"checkpoint": args.checkpoint, "kq": args.kq, "max_length_query": args.max_length,
                  "device": args.device, "batch_size": args.batch_size}
     backend = open_target(args)

@@ -25,7 +25,7 @@ def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, dept
     share of negative per-vector maxima over every (query vector, document) pair."""
     import torch
 
-    from ...dense.maxsim import exact_search, segment_max
+    from ...dense.maxsim import document_blocks, exact_search, segment_max
 
     clamped = exact_search(vectors, offsets, queries, k=depth, docids=docids)
     plain = exact_search(vectors, offsets, queries, k=depth, docids=docids, clamp=False)
@@ -37,10 +37,9 @@ def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, dept
         out[f"set_changed@{k}"] = sets / len(queries)
     negative = total = 0
     lengths = np.diff(offsets)
-    step = 20000
     stacked = torch.from_numpy(np.concatenate([np.asarray(q, np.float32) for q in queries]))
-    for first in range(0, len(lengths), step):
-        last = min(first + step, len(lengths))
+    # blocks of whole documents whose [query vectors, rows] product stays near 32M numbers
+    for first, last in document_blocks(offsets, max(1, (32 << 20) // len(stacked))):
         block = torch.from_numpy(np.asarray(vectors[offsets[first]:offsets[last]], dtype=np.float32))
         maxima = segment_max(torch.mm(stacked, block.T), lengths[first:last], dim=1)
         negative += int((maxima < 0).sum())
