@@ -114,7 +114,8 @@ def test_outputs_and_the_written_kq_auto_config(sweep):
 def test_array_route_equals_the_dict_routes(sweep):
     """The sweep's array scoring equals the package's dict routes: train.evaluate.sparse_run
     (exact dot product), exact MaxSim with docids, fusion.hybrid, evaluation.evaluate."""
-    from pyserini_diffretriever.analysis.scoring import as_run, cell_hits, mean_over, measures
+    from pyserini_diffretriever.analysis.scoring import (Documents, as_run, cell_hits, mean_over, measures,
+                                                         measures_from_hits)
     from pyserini_diffretriever.analysis.splits import load_split
     from pyserini_diffretriever.dense.maxsim import exact_search
     from pyserini_diffretriever.fusion import hybrid
@@ -142,5 +143,12 @@ def test_array_route_equals_the_dict_routes(sweep):
     short = cell_hits(corpus.store.vectors, corpus.store.offsets, docids, corpus.sparse, qids, queries.dense,
                       queries.sparse, hits=5, modes=("sparse",))
     assert as_run(short["sparse"], qids, docids) == {q: dict(ranked(runs["sparse"][q], 5)) for q in qids}
+    docs = Documents(docids)
     for m in MODES:
         assert mean_over(measures(runs[m], qrels), qrels) == evaluate(runs[m], qrels)
+        assert measures_from_hits(found[m], qids, docs, qrels) == measures(runs[m], qrels)
+    # and with hits cut at 3 (R@100 / R@1000 of partial lists; ties cut in trec_eval's order)
+    cut = cell_hits(corpus.store.vectors, corpus.store.offsets, docids, corpus.sparse, qids, queries.dense,
+                    queries.sparse, hits=3)
+    for m in MODES:
+        assert measures_from_hits(cut[m], qids, docs, qrels) == measures(as_run(cut[m], qids, docids), qrels)

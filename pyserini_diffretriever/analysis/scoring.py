@@ -171,6 +171,30 @@ def measures(run: dict, qrels: dict[str, dict[str, int]]) -> dict[str, dict[str,
     return {m: out[m] for m in METRICS}
 
 
+def measures_from_hits(hits: list[Hits], qids, docs: Documents, qrels: dict[str, dict[str, int]]) -> dict:
+    """:func:`measures` of a cell's hits without building its full runs: trec_eval sees, per
+    query, the top 10 (nDCG@10, MRR@10) and the judged documents of the top 100 and top 1000
+    (R@100, R@1000), each cut in trec_eval's own order (score descending, docid descending).
+    The values are the same as those of the full runs (a test checks them equal)."""
+    top10, top100, top1000 = {}, {}, {}
+    for qid, (index, scores) in zip(qids, hits):
+        if qid not in qrels or len(index) == 0:
+            continue
+        order = np.lexsort((-docs.rank[index], -scores))  # trec_eval: score desc, docid desc
+        index, scores = index[order], scores[order]
+        judged = qrels[qid]
+        names = [docs.docids[i] for i in index[:10]]
+        top10[qid] = dict(zip(names, map(float, scores[:10])))
+        for depth, target in ((100, top100), (1000, top1000)):
+            target[qid] = {docs.docids[i]: float(v) for i, v in zip(index[:depth], scores[:depth])
+                           if docs.docids[i] in judged}
+    early = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recip_rank"}).evaluate(top10)
+    r100 = pytrec_eval.RelevanceEvaluator(qrels, {"recall.100"}).evaluate(top100)
+    r1000 = pytrec_eval.RelevanceEvaluator(qrels, {"recall.1000"}).evaluate(top1000)
+    source = {"ndcg_cut_10": early, "recall_100": r100, "recall_1000": r1000, "recip_rank": early}
+    return {m: {q: float(source[m].get(q, {}).get(m, 0.0)) for q in qrels} for m in METRICS}
+
+
 def mean_over(values: dict[str, dict[str, float]], qrels: dict) -> dict[str, float]:
     """Each metric's mean over the queries of ``qrels`` (summed in qrels order, as evaluate())."""
     out = {}

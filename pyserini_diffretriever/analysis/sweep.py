@@ -19,7 +19,7 @@ from .cache import EncodingCache
 from .features import correlation, query_features, text_token_ids
 from .oracle import oracles, select_cell
 from .passage_kp import assign_kp, mix, passage_lengths, storage, write_mixed_store
-from .scoring import MODES, Documents, SparseIndex, as_run, cell_hits, mean_over, measures
+from .scoring import MODES, Documents, SparseIndex, cell_hits, mean_over, measures_from_hits
 from .splits import check_disjoint, load_split
 
 LABELS = {"ndcg_cut_10": "nDCG@10", "recall_100": "R@100", "recall_1000": "R@1000", "recip_rank": "MRR@10"}
@@ -226,7 +226,7 @@ def _cell(path: Path | None, docs: Documents, vectors, offsets, doc_sparse, quer
                           options.alpha, options.remove_query, modes, sparse_index, docs)
     cell: dict = {"per_query": {}, "select": {}, "report": {}}
     for m in modes:
-        values = measures(as_run(found[m], qids, docs.docids), qrels)
+        values = measures_from_hits(found[m], qids, docs, qrels)
         cell["per_query"][m] = values[options.metric]
         cell["select"][m] = mean_over(values, select_qrels)
         cell["report"][m] = mean_over(values, report_qrels)
