@@ -119,19 +119,38 @@ class DiffRetrieverQueryEncoder(_LazyEncoderMixin):
         self.has_model = True
         self.has_encoded_query = False
         self._warned_empty = False
+        self._queries = self._empty = 0
+
+    def _count(self, text: str, vector: dict) -> None:
+        """Report the first empty query vector now and the total when the process ends (the
+        end of a ``pyserini.search.lucene`` run)."""
+        self._queries += 1
+        if vector:
+            return
+        self._empty += 1
+        if not self._warned_empty:
+            self._warned_empty = True
+            logger.warning("%s: query %r has an empty sparse vector (it retrieves nothing); "
+                           "the total is reported at the end", self.encoder_name, text[:80])
+            import atexit
+            import sys
+
+            atexit.register(lambda: print(f"warning: {self.encoder_name}: {self._empty} of {self._queries} queries "
+                                          f"had an empty sparse vector (they retrieve nothing)", file=sys.stderr))
 
     def encode(self, text: str, **kwargs) -> dict[str, int]:
         """The quantized sparse vector of one query, ``{token: positive int}``."""
         vector = _as_impact_vector(self.encoder.encode([text], is_query=True).sparse[0])
-        if not vector and not self._warned_empty:
-            self._warned_empty = True
-            logger.warning("%s: query %r has an empty sparse vector (it retrieves nothing); "
-                           "further empty queries are not reported", self.encoder_name, text[:80])
+        self._count(text, vector)
         return vector
 
     def batch_encode(self, texts: Iterable[str], **kwargs) -> list[dict[str, int]]:
         """Sparse vectors of several queries, encoded in batches."""
-        return [_as_impact_vector(v) for v in self.encoder.encode(list(texts), is_query=True).sparse]
+        texts = list(texts)
+        vectors = [_as_impact_vector(v) for v in self.encoder.encode(texts, is_query=True).sparse]
+        for text, vector in zip(texts, vectors):
+            self._count(text, vector)
+        return vectors
 
     def encode_dense(self, text: str):
         """The ``[K, H]`` float32 multi-vector representation of one query."""

@@ -94,12 +94,50 @@ def check_encoder(meta: dict, config, dim: int | None = None, store: str | Path 
         stored_name = meta.get("encoder") or "an unnamed encoder"
         raise EncoderMismatchError(
             f"{store} was encoded with diffretriever-{stored_name}, the query encoder is diffretriever-{config.name}; "
-            f"they differ in {'; '.join(problems)} (index vs query encoder). Use the encoder the index was built with"
-            + (f" (or --kp {stored['kp']})" if any(p.startswith("kp ") for p in problems) and len(problems) == 1 else "")
+            f"they differ in {'; '.join(problems)} (index vs query encoder). {working_hint(meta, config)}"
         )
     return [f"{store} differs from the query encoder diffretriever-{config.name} in {key}: "
             f"{stored.get(key)!r} (index) vs {mine.get(key)!r} (query encoder)"
             for key in SHOULD_MATCH if key in stored and stored.get(key) != mine.get(key)]
+
+
+def _differences(meta: dict, config) -> list[str]:
+    """MUST_MATCH fields and the checkpoint fingerprint that differ (empty: the encoder fits)."""
+    stored = meta.get("config") or {}
+    mine = config_fields(config)
+    found = [key for key in MUST_MATCH if key in stored and stored.get(key) != mine.get(key)]
+    if not found and meta.get("checkpoint_fingerprint") is not None:
+        try:
+            if query_fingerprint(config) != meta["checkpoint_fingerprint"]:
+                found.append("checkpoint")
+        except (OSError, ValueError):
+            found.append("checkpoint")
+    return found
+
+
+def working_hint(meta: dict, config) -> str:
+    """A suggestion that passes :func:`check_encoder` (each candidate is checked first), or
+    the honest statement that no query-side option makes this encoder fit."""
+    from ...config import ConfigError, load_config
+
+    stored = meta.get("config") or {}
+    candidates = []
+    if "kp" in stored:
+        candidates.append((f"--kp {stored['kp']}", lambda: config.replace(kp=stored["kp"])))
+    if meta.get("encoder"):
+        name = f"diffretriever-{meta['encoder']}"
+        candidates.append((f"--encoder {name}", lambda: load_config(name)))
+        if stored.get("checkpoint"):
+            candidates.append((f"--encoder {name} --checkpoint {stored['checkpoint']}",
+                               lambda: load_config(name, checkpoint=stored["checkpoint"])))
+    for flags, make in candidates:
+        try:
+            if not _differences(meta, make()):
+                return f"Search with {flags} (checked: it matches the index)."
+        except (ConfigError, OSError, ValueError):
+            continue
+    return ("No query encoder option makes this one fit the index: search with the encoder the index was built "
+            "with, or encode the corpus again with this one (python -m pyserini_diffretriever.encode).")
 
 
 class MultiVectorSearcher:
@@ -128,12 +166,25 @@ class MultiVectorSearcher:
 
     def __init__(self, index_dir: str | Path, query_encoder, approximate: bool = False,
                  params: SearchParams | None = None, aggregate: str = "sum", device: str = "cpu",
-                 encoder_overrides: dict | None = None, warn=None) -> None:
+                 encoder_overrides: dict | None = None, warn=None, compressed: bool | None = None,
+                 rerank_exact: int | None = None) -> None:
         from ...dense.approximate import ApproximateStats, SearchParams
+        from ...dense.compressed import CompressedIndex, find_compressed
         from ...dense.index import MultiVectorIndex
 
         self.root = resolve_store_dir(index_dir)
-        self.index = MultiVectorIndex.load(self.root, approximate=True if approximate else False)
+        # compressed: None uses the compressed index (STORE/compressed) when there is one and
+        # --approximate is not asked for; rerank_exact re-scores its top hits from the store
+        where = None if compressed is False or approximate else find_compressed(self.root)
+        if compressed and where is None:
+            raise DenseStoreError(f"{self.root} holds no compressed index; build it with "
+                                  f"`python -m pyserini_diffretriever.index.faiss --index {self.root} --compress`")
+        self.compressed = where is not None
+        self.rerank_exact = rerank_exact
+        if self.compressed:
+            self.index = CompressedIndex.load(where, store=True if rerank_exact else None)
+        else:
+            self.index = MultiVectorIndex.load(self.root, approximate=True if approximate else False)
         self.approximate = approximate
         self.params = params or SearchParams()
         self.aggregate = aggregate
@@ -161,8 +212,12 @@ class MultiVectorSearcher:
         return self.encoder.encode(list(texts), is_query=True, batch_size=batch_size).dense
 
     def search_vectors(self, queries: Sequence[np.ndarray], k: int = 10) -> list[list[DenseSearchResult]]:
-        hits = self.index.search_hits(queries, k, self.approximate, self.aggregate, self.params, self.device,
-                                      stats=self.stats)
+        if self.compressed:
+            hits = self.index.search_hits(queries, k, self.aggregate, self.params, self.rerank_exact, self.device,
+                                          stats=self.stats)
+        else:
+            hits = self.index.search_hits(queries, k, self.approximate, self.aggregate, self.params, self.device,
+                                          stats=self.stats)
         docids = self.index.docids
         return [[DenseSearchResult(docids[i], float(s)) for i, s in zip(h.indices, h.scores)] for h in hits]
 
