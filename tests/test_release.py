@@ -285,3 +285,26 @@ def test_multistep_release_follows_the_fine_tuned_schedule(releases, tmp_path):
     assert set(got) == set(expected) and all(abs(got[t] - expected[t]) <= 1 for t in got)
     with pytest.raises(ConfigError, match="set denoising_steps: 2"):
         _encoder("dream", release, base)
+
+
+def test_adapter_checked_before_the_base_weights_load(releases, tmp_path, monkeypatch):
+    """A malformed adapter is reported from the base's safetensors headers, before the
+    (multi-gigabyte) base weights are read."""
+    import pyserini_diffretriever.backbones as backbones
+
+    release = _copy(releases["dream"][0], tmp_path)
+    _wrong_rank(release)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the base weights were loaded")
+
+    monkeypatch.setattr(backbones, "load_backbone", no_loading)
+    with pytest.raises(CheckpointError, match="adapter_config.json says r = 8"):
+        _encoder("dream", release, releases["dream"][1])
+
+
+def test_base_of_another_width(releases, tmp_path):
+    release = _copy(releases["dream"][0], tmp_path)
+    _edit_json(release / "retriever_config.json", hidden_size=3584)
+    with pytest.raises(CheckpointError, match=r"trained on hidden size 3584 \(retriever_config.json\), base checkpoint .* has 64"):
+        _encoder("dream", release, releases["dream"][1])

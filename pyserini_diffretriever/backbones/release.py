@@ -217,13 +217,47 @@ def read_adapter(path: Path):
     return config, load_tensor_file(weights)
 
 
-def _linear_modules(model, kind: str) -> dict[str, torch.nn.Module]:
-    """Remote-code name -> native module, for every module a LoRA could select."""
+EMBEDDINGS = ("model.embed_tokens", "model.transformer.wte")  # remote-code names of the input embeddings
+
+
+@dataclass(frozen=True)
+class ModuleShape:
+    """What a LoRA needs to know of a module: its weight's rows and columns, and whether it is
+    a linear layer (an embedding is not)."""
+
+    out_features: int
+    in_features: int
+    linear: bool
+
+
+def model_modules(model, kind: str) -> dict[str, ModuleShape]:
+    """Remote-code name -> shape of every module of a native model a LoRA could select."""
     found = {}
     for native, module in model.named_modules():
         name = remote_name(native, kind)
         if name is not None and isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
-            found[name] = module
+            rows, columns = module.weight.shape
+            found[name] = ModuleShape(rows, columns, isinstance(module, torch.nn.Linear))
+    return found
+
+
+def checkpoint_modules(path: Path) -> dict[str, ModuleShape] | None:
+    """The same from a Dream / LLaDA checkpoint's safetensors headers (its weight names are
+    the remote-code names), without reading any weight; None for a checkpoint without
+    safetensors."""
+    from safetensors import safe_open
+
+    files = sorted(Path(path).glob("*.safetensors"))
+    if not files:
+        return None
+    found = {}
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            for key in handle.keys():
+                shape = handle.get_slice(key).get_shape()
+                if key.endswith(".weight") and len(shape) == 2:
+                    name = key[: -len(".weight")]
+                    found[name] = ModuleShape(int(shape[0]), int(shape[1]), name not in EMBEDDINGS)
     return found
 
 
@@ -232,19 +266,19 @@ def selected_modules(model, kind: str, config) -> dict[str, torch.nn.Module]:
     own matching: suffixes, a regular expression, exclusions, layer restrictions)."""
     from peft.tuners.tuners_utils import check_target_module_exists
 
-    return {name: module for name, module in _linear_modules(model, kind).items()
-            if check_target_module_exists(config, name)}  # an excluded module matches falsy
+    natives = {remote_name(n, kind): m for n, m in model.named_modules()}
+    return {name: natives[name] for name in model_modules(model, kind) if check_target_module_exists(config, name)}
 
 
-def merge_lora(model, kind: str, config, tensors: dict[str, torch.Tensor], where: str = "adapter") -> int:
-    """Fold a LoRA adapter saved against the remote-code model into ``model`` (a native port),
-    in place; returns the number of modules changed. Every check runs before any weight is
-    touched, so a rejected adapter leaves the model as it was."""
+def plan_lora(modules: dict[str, ModuleShape], kind: str, config, tensors: dict[str, torch.Tensor],
+              tied: bool = False, where: str = "adapter") -> list[tuple[str, torch.Tensor, torch.Tensor, float]]:
+    """Check a LoRA adapter saved against the remote-code model against the modules of the
+    base (``modules``: remote-code name -> shape) and return ``(module, A, B, scale)`` for
+    each adapted module; one :class:`CheckpointError` naming the problem otherwise."""
     from peft.tuners.tuners_utils import check_target_module_exists
     from peft.utils.other import get_pattern_key
 
-    modules = _linear_modules(model, kind)
-    selected = set(selected_modules(model, kind, config))
+    selected = {name for name in modules if check_target_module_exists(config, name)}  # excluded: falsy
     targets = [config.target_modules] if isinstance(config.target_modules, str) else sorted(config.target_modules)
     for target in targets:
         if not any(check_target_module_exists(_single_target(config, target), name) for name in modules):
@@ -265,22 +299,20 @@ def merge_lora(model, kind: str, config, tensors: dict[str, torch.Tensor], where
                                   f"of adapter_config.json do not select")
         pairs.setdefault(module, {})[match["which"]] = tensor
     for module in sorted(selected):
-        if not isinstance(modules[module], torch.nn.Linear):
-            raise CheckpointError(f"{where}: adapter_config.json selects {module!r}, a "
-                                  f"{type(modules[module]).__name__}; only LoRA on linear layers is supported")
+        if not modules[module].linear:
+            raise CheckpointError(f"{where}: adapter_config.json selects {module!r}, an embedding; only LoRA on "
+                                  f"linear layers is supported")
         have = pairs.get(module, {})
         for which in "AB":
             if which not in have:
                 raise CheckpointError(f"{where}: adapter_config.json selects module {module!r} but the adapter has "
                                       f"no tensor base_model.model.{module}.lora_{which}.weight")
-    tied = getattr(model.config, "tie_word_embeddings", False)
-    updates = []
+    plan = []
     for module in sorted(pairs):
-        linear = modules[module]
         a, b = pairs[module]["A"], pairs[module]["B"]
         rank = config.rank_pattern.get(get_pattern_key(config.rank_pattern.keys(), module), config.r)
         alpha = config.alpha_pattern.get(get_pattern_key(config.alpha_pattern.keys(), module), config.lora_alpha)
-        out_features, in_features = linear.weight.shape
+        out_features, in_features = modules[module].out_features, modules[module].in_features
         for which, tensor, want in (("A", a, (rank, in_features)), ("B", b, (out_features, rank))):
             if tuple(tensor.shape) != want:
                 got_rank = tensor.shape[0] if which == "A" else tensor.shape[-1]
@@ -288,16 +320,25 @@ def merge_lora(model, kind: str, config, tensors: dict[str, torch.Tensor], where
                           else f"the module's weight is {out_features} x {in_features}")
                 raise CheckpointError(f"{where}: tensor base_model.model.{module}.lora_{which}.weight has shape "
                                       f"{tuple(tensor.shape)}, expected {want} ({reason})")
-        if tied and module.endswith(("lm_head", "transformer.ff_out", "embed_tokens", "transformer.wte")):
+        if tied and module in ("lm_head", "model.transformer.ff_out", *EMBEDDINGS):
             raise CheckpointError(f"{where}: a LoRA on {module!r} of a model with tied embeddings is not supported")
-        scale = alpha / math.sqrt(rank) if config.use_rslora else alpha / rank
-        updates.append((linear, a, b, scale))
+        plan.append((module, a, b, alpha / math.sqrt(rank) if config.use_rslora else alpha / rank))
+    return plan
+
+
+def merge_lora(model, kind: str, config, tensors: dict[str, torch.Tensor], where: str = "adapter") -> int:
+    """Fold a LoRA adapter saved against the remote-code model into ``model`` (a native port),
+    in place (W + scale B A, computed in float32); returns the number of modules changed.
+    Every check runs before any weight is touched."""
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    plan = plan_lora(model_modules(model, kind), kind, config, tensors, tied=tied, where=where)
+    natives = {remote_name(n, kind): m for n, m in model.named_modules()}
     with torch.no_grad():
-        for linear, a, b, scale in updates:
-            weight = linear.weight
+        for module, a, b, scale in plan:
+            weight = natives[module].weight
             delta = (b.to(weight.device, torch.float32) @ a.to(weight.device, torch.float32)) * scale
             weight.copy_((weight.float() + delta).to(weight.dtype))
-    return len(updates)
+    return len(plan)
 
 
 def _single_target(config, target: str):
@@ -329,7 +370,17 @@ def load_release_backbone(release: str, base: str, kind: str, device: str = "aut
     if base_type not in BASE_MODEL_TYPES[kind]:
         raise CheckpointError(f"base checkpoint {base_dir} has model_type {base_type!r}, but release {release_dir} "
                               f"needs a {kind} base (model_type {' or '.join(map(repr, BASE_MODEL_TYPES[kind]))})")
-    adapter_config, tensors = read_adapter(release_dir)  # before the base weights: fail fast
+    adapter_config, tensors = read_adapter(release_dir)
+    where = f"release {release_dir}"
+    header_modules = checkpoint_modules(base_dir)
+    raw = read_config(base_dir)
+    base_hidden = raw.get("hidden_size", raw.get("d_model"))
+    if base_hidden != settings.hidden_size:
+        raise CheckpointError(f"release {release_dir} was trained on hidden size {settings.hidden_size} "
+                              f"({RETRIEVER_CONFIG}), base checkpoint {base_dir} has {base_hidden}")
+    if header_modules is not None:  # check the adapter against the base's weight headers: fail before loading
+        plan_lora(header_modules, kind, adapter_config, tensors, where=where,
+                  tied=bool(raw.get("tie_word_embeddings", raw.get("weight_tying", False))))
     backbone = load_backbone(kind, str(base_dir), device=device, dtype=dtype)
     if backbone.hidden_size != settings.hidden_size:
         raise CheckpointError(f"release {release_dir} was trained on hidden size {settings.hidden_size} "
@@ -338,7 +389,7 @@ def load_release_backbone(release: str, base: str, kind: str, device: str = "aut
     if not 0 <= settings.mask_token_id < vocab:
         raise CheckpointError(f"{release_dir / RETRIEVER_CONFIG}: mask_token_id {settings.mask_token_id} is outside "
                               f"the base vocabulary (size {vocab})")
-    merge_lora(backbone.model, kind, adapter_config, tensors, where=f"release {release_dir}")
+    merge_lora(backbone.model, kind, adapter_config, tensors, where=where)
     backbone.mask_token_id = settings.mask_token_id
     backbone.stop_token_ids = backbone.stop_token_ids - {settings.mask_token_id}
     backbone.release = settings
