@@ -72,8 +72,8 @@ class EncoderConfig:
     count_masks_in_length : also subtract K and the 3 tail tokens from the budget (the
         published code does not).
     pooling : "multi" (K vectors, MaxSim) or "mean" (mean of the normalised vectors).
-    stop_token_truncation : drop mask positions at and after the first one whose argmax is a
-        stop token (position 0 always kept).
+    stop_token_truncation : with j the first mask position whose argmax is a stop token, drop
+        positions j..K-1 when j > 0; keep all K when j = 0 (the official rule).
     denoising_steps : S forward passes (METHOD.md section 4); 1 = one pass (default).
     sparse_topk : top-k per mask position before max-pooling (published: 128).
     quantization : "truncate" (zero-shot, published) or "round" (fine-tuned); scale 100.

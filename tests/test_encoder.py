@@ -183,13 +183,132 @@ def test_stop_token_truncation_rule(checkpoints):
     enc = encoder(checkpoints, "dream", stop_token_truncation=True)
     assert enc.backbone.stop_token_ids == {151643, 151665}  # METHOD.md section 7; <|im_end|> is not a stop
     vocab = 152064
-    logits = torch.zeros(3, 5, vocab)
+    logits = torch.zeros(4, 5, vocab)
     logits[0, :, 10] = 1.0                         # no stop anywhere: keep 5
     logits[1, :, 10] = 1.0; logits[1, 2, 151643] = 5.0  # stop at position 2: keep 2
-    logits[2, :, 151665] = 5.0                     # stop at position 0: position 0 is always kept
-    assert enc._kept_positions(logits).tolist() == [5, 2, 1]
+    logits[2, :, 151665] = 5.0                     # stop at position 0: nothing dropped, keep 5
+    logits[3, :, 10] = 1.0; logits[3, 0, 151665] = 5.0; logits[3, 3, 151643] = 5.0  # the first stop (0) rules
+    assert enc._kept_positions(logits).tolist() == [5, 2, 5, 5]
     llada = encoder(checkpoints, "llada", stop_token_truncation=True)
     assert llada.backbone.stop_token_ids == {126080, 126081, 126082, *range(126340, 126346)}
+
+
+STOP = {"dream": 151665, "llada": 126340}
+TEXTS_STOP = [TEXT, "The proteins of the cell and the membrane."]
+
+
+@pytest.mark.parametrize("kind", ["dream", "llada"])
+def test_stop_token_truncation_end_to_end(checkpoints, kind):
+    """A fresh backbone whose LM-head row of one stop token is solved (least squares over the
+    mask hidden states) so that the argmax is forced: text 0's FIRST mask predicts the stop
+    (nothing is dropped: 4 vectors), text 1's mask 2 does (positions 2 and 3 dropped: 2
+    vectors); the kept vectors and the sparse weights equal the untruncated ones."""
+    from pyserini_diffretriever.backbones import load_backbone
+
+    backbone = load_backbone(kind, str(checkpoints[kind]), device="cpu", dtype="float32")
+    plain_config = EncoderConfig(backbone=kind, checkpoint=str(checkpoints[kind]), dtype="float32", device="cpu", kp=4)
+    plain = DiffRetrieverEncoder(plain_config, backbone=backbone)
+    truncating = DiffRetrieverEncoder(plain_config.replace(stop_token_truncation=True), backbone=backbone)
+    states = plain.mask_states(TEXTS_STOP, is_query=False, full_vocabulary=True)
+    stop = STOP[kind]
+    targets = torch.full((2, 4), -1e3)
+    targets[0, 0] = targets[1, 2] = 1e3
+    rows = states.hidden.reshape(8, -1).double()
+    solved = torch.linalg.lstsq(rows, targets.reshape(8, 1).double()).solution[:, 0]
+    head = backbone.model.get_output_embeddings()
+    with torch.no_grad():
+        head.weight[stop] = solved.to(head.weight.dtype)
+    forced = plain.mask_states(TEXTS_STOP, is_query=False, full_vocabulary=True)
+    predicted = forced.logits.argmax(dim=-1)
+    assert (predicted == stop).tolist() == [[True, False, False, False], [False, False, True, False]]
+    assert not torch.isin(predicted, torch.tensor(sorted(backbone.stop_token_ids - {stop}))).any()
+    assert truncating.mask_states(TEXTS_STOP, is_query=False).kept.tolist() == [4, 2]
+    full, cut = plain.encode(TEXTS_STOP, is_query=False), truncating.encode(TEXTS_STOP, is_query=False)
+    assert cut.dense[0].shape[0] == 4 and cut.dense[1].shape[0] == 2
+    np.testing.assert_array_equal(cut.dense[0], full.dense[0])
+    np.testing.assert_array_equal(cut.dense[1], full.dense[1][:2])
+    assert cut.sparse[0] == full.sparse[0]
+    assert cut.sparse[1] == plain.sparse_encoder.encode(forced.logits[1, :2], TEXTS_STOP[1])
+
+
+@pytest.mark.parametrize("k,steps,counts", [(4, 2, [1, 3]), (16, 2, [7, 9]), (16, 4, [3, 4, 4, 5]), (4, 1, [4])])
+def test_denoising_schedule_is_the_official_one(k, steps, counts):
+    from pyserini_diffretriever.encode.encoder import denoising_schedule
+
+    assert denoising_schedule(k, steps) == counts
+
+
+@pytest.mark.parametrize("k,steps,counts", [(4, 2, [1, 3]), (16, 4, [3, 4, 4, 5])])
+def test_multistep_passes_unmask_the_official_counts(checkpoints, k, steps, counts):
+    """The masks left in the input of each pass, seen by the forward itself."""
+    enc = encoder(checkpoints, "dream", kp=k, denoising_steps=steps)
+    seen = []
+    forward = enc._forward
+
+    def spy(input_ids, *args, **kwargs):
+        seen.append(int((input_ids[0] == MASK["dream"]).sum()))
+        return forward(input_ids, *args, **kwargs)
+
+    enc._forward = spy
+    try:
+        enc.mask_states([TEXT], is_query=False)
+    finally:
+        del enc._forward
+    remaining = [k - sum(counts[:i]) for i in range(steps)]
+    assert seen == remaining
+
+
+def reference_multistep(path, kind, ids, first, k, counts):
+    """Multi-step denoising written out from METHOD.md section 4 over the independent
+    reference forward: pass i unmasks counts[i] masks, those of highest negative entropy
+    (float64 here), replaced by their argmax; hidden states frozen at their pass."""
+    ids, frozen, masked = list(ids), [None] * k, list(range(k))
+    for take in counts:
+        final, logits = REFERENCE[kind](path, ids)
+        probs = torch.softmax(logits[first: first + k].double(), dim=-1)
+        negative_entropy = (probs * torch.log(probs + 1e-10)).sum(dim=-1)
+        chosen = sorted(masked, key=lambda m: -float(negative_entropy[m]))[:take]
+        for m in chosen:
+            frozen[m] = final[first + m]
+            ids[first + m] = int(logits[first + m].argmax())
+            masked.remove(m)
+    return torch.stack(frozen)
+
+
+HEAD_NAME = {"dream": "lm_head.weight", "llada": "model.transformer.ff_out.weight"}
+SHARPEN = {"dream": 300.0, "llada": 40.0}  # spreads the first pass's entropies by >= 1e-4 (measured)
+
+
+def sharpened_copy(source, kind, target):
+    """A copy of a test checkpoint whose LM head is scaled up: the random
+    checkpoints predict near-uniform distributions (entropies equal to 1e-6, below float32
+    noise), so ranking by entropy needs sharper ones."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, target)
+    for shard in sorted(target.glob("*.safetensors")):
+        weights = load_file(str(shard))
+        if HEAD_NAME[kind] in weights:
+            weights[HEAD_NAME[kind]] = weights[HEAD_NAME[kind]] * SHARPEN[kind]
+            save_file(weights, str(shard), metadata={"format": "pt"})
+    return target
+
+
+@pytest.mark.parametrize("kind", ["dream", "llada"])
+def test_multistep_denoising_matches_reference(checkpoints, kind, tmp_path):
+    path = sharpened_copy(checkpoints[kind], kind, tmp_path / kind)
+    enc = DiffRetrieverEncoder(EncoderConfig(backbone=kind, checkpoint=str(path), dtype="float32", device="cpu",
+                                             kp=16, denoising_steps=4))
+    ids, first = enc.builder(False).sequence(TEXT)
+    _, logits = REFERENCE[kind](path, ids)
+    probs = torch.softmax(logits[first: first + 16].double(), dim=-1)
+    spread = (probs * torch.log(probs + 1e-10)).sum(dim=-1).sort().values.diff()
+    assert float(spread.min()) > 5e-5  # the ranking is well defined (float32 noise here: ~1e-5)
+    hidden = reference_multistep(path, kind, ids, first, 16, [3, 4, 4, 5])
+    expected = hidden / hidden.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+    np.testing.assert_allclose(enc.encode([TEXT]).dense[0], expected.numpy(), atol=1e-4)
 
 
 def test_multistep_denoising_freezes_first_step_positions(checkpoints):
@@ -197,8 +316,9 @@ def test_multistep_denoising_freezes_first_step_positions(checkpoints):
     two = encoder(checkpoints, "dream", kp=4, denoising_steps=2)
     single = one.mask_states([TEXT], is_query=False, full_vocabulary=True)
     multi = two.mask_states([TEXT], is_query=False)
-    confidence = torch.softmax(single.logits[0], -1).max(-1).values
-    first = set(confidence.topk(2).indices.tolist())   # K/S = 2 positions unmasked at step 1
+    probs = torch.softmax(single.logits[0], -1)
+    negative_entropy = (probs * torch.log(probs + 1e-10)).sum(-1)
+    first = set(negative_entropy.topk(1).indices.tolist())   # K 4 / S 2: 1 position at pass 1
     for k in range(4):
         same = torch.allclose(multi.hidden[0, k], single.hidden[0, k], atol=1e-6)
         assert same == (k in first)

@@ -17,10 +17,41 @@ from .results import check_texts as _check_texts
 from .sparse import SparseEncoder
 
 
+def kept_positions(predictions: torch.Tensor, stop_ids) -> torch.Tensor:
+    """Stop-token truncation, the official rule (METHOD.md sections 3 and 7): with j the
+    first of the K positions whose argmax token (``predictions`` ``[B, K]``) is in
+    ``stop_ids``, positions j..K-1 are dropped when 0 < j, and all K are kept when j = 0 (the
+    very first mask predicts a stop) or when no position predicts one. Returns ``[B]``."""
+    batch, k = predictions.shape
+    stops = torch.tensor(sorted(stop_ids), dtype=torch.long)
+    is_stop = torch.isin(predictions.cpu(), stops)  # [B, K]
+    first = torch.where(is_stop.any(dim=1), is_stop.float().argmax(dim=1), torch.full((batch,), k))
+    return torch.where(first > 0, first, torch.full((batch,), k))
+
+
+def denoising_schedule(k: int, steps: int) -> list[int]:
+    """How many of K masks each of S passes unmasks (METHOD.md section 4, the official
+    schedule): with t = linspace(1, 1e-3, S + 1) in float32 and n the masks still hidden,
+    pass i < S - 1 takes max(1, int(n (1 - t[i+1] / t[i]))) (at most n), the last pass the
+    rest. K 4 / S 2: [1, 3]; K 16 / S 2: [7, 9]; K 16 / S 4: [3, 4, 4, 5]."""
+    if steps < 1:
+        raise ValueError(f"denoising steps must be >= 1, got {steps}")
+    t = torch.linspace(1, 1e-3, steps + 1)
+    counts, hidden = [], k
+    for i in range(steps):
+        if i == steps - 1:
+            take = hidden
+        else:
+            take = min(hidden, max(1, int(hidden * (1 - t[i + 1] / t[i]))))
+        counts.append(take)
+        hidden -= take
+    return counts
+
+
 @dataclass
 class MaskStates:
     """Per text of a batch: hidden ``[B, K, H]``, logits ``[B, K, V]`` and how many of the K
-    positions are kept ``[B]`` (stop-token truncation). When only the content-token rows of
+    positions are kept ``[B]`` (stop-token truncation: see :func:`kept_positions`). When only the content-token rows of
     the LM head were computed, logits are ``[B, K, U]`` and ``columns`` maps vocabulary id ->
     column."""
 
@@ -118,9 +149,11 @@ class DiffRetrieverEncoder:
         return out.hidden.cpu(), out.logits.cpu()
 
     def _denoise(self, input_ids, attention_mask, positions, steps: int, vocab_ids=None):
-        """S = 1: one pass. S > 1 (METHOD.md section 4): after each pass the most confident
-        remaining masks are replaced by their argmax tokens, about K/S per step, and each
-        position's hidden state and logits are frozen at the step it is unmasked."""
+        """S = 1: one pass. S > 1 (METHOD.md section 4, as the official code): pass i unmasks
+        the :func:`denoising_schedule` count of the masks still hidden, those with the highest
+        negative entropy sum_v p_v log(p_v + 1e-10) of their predicted distribution, replacing
+        each by its argmax token; each position's hidden state and logits are frozen at the
+        pass that unmasks it."""
         hidden, logits = self._forward(input_ids, attention_mask, positions, vocab_ids)
         if steps == 1:
             return hidden, logits
@@ -128,13 +161,13 @@ class DiffRetrieverEncoder:
         frozen_hidden, frozen_logits = torch.zeros_like(hidden), torch.zeros_like(logits)
         masked = torch.ones((batch, k), dtype=torch.bool)
         input_ids = input_ids.clone()
-        for step in range(steps):
+        for step, take in enumerate(denoising_schedule(k, steps)):
             if step > 0:
                 hidden, logits = self._forward(input_ids, attention_mask, positions)
-            remaining = int(masked[0].sum())
-            take = remaining if step == steps - 1 else math.ceil(remaining / (steps - step))
-            confidence, prediction = torch.softmax(logits, dim=-1).max(dim=-1)
-            confidence = confidence.masked_fill(~masked, -1.0)
+            probs = torch.softmax(logits.float(), dim=-1)
+            prediction = probs.argmax(dim=-1)
+            confidence = (probs * torch.log(probs + 1e-10)).sum(dim=-1)  # negative entropy, [B, K]
+            confidence = confidence.masked_fill(~masked, -math.inf)
             chosen = confidence.topk(take, dim=1).indices  # [B, take]
             rows = torch.arange(batch).unsqueeze(1).expand_as(chosen)
             frozen_hidden[rows, chosen] = hidden[rows, chosen]
@@ -144,15 +177,12 @@ class DiffRetrieverEncoder:
         return frozen_hidden, frozen_logits
 
     def _kept_positions(self, logits: torch.Tensor) -> torch.Tensor:
-        """How many leading positions to keep: with stop-token truncation, up to (not
-        including) the first position whose argmax is a stop token; position 0 always."""
+        """How many leading positions to keep (all K without stop-token truncation); see
+        :func:`kept_positions`."""
         batch, k = logits.shape[:2]
         if not self.config.stop_token_truncation:
             return torch.full((batch,), k, dtype=torch.long)
-        stops = torch.tensor(sorted(self.backbone.stop_token_ids), dtype=torch.long)
-        is_stop = torch.isin(logits.argmax(dim=-1), stops)  # [B, K]
-        first = torch.where(is_stop.any(dim=1), is_stop.float().argmax(dim=1), torch.full((batch,), k))
-        return first.clamp(min=1)
+        return kept_positions(logits.argmax(dim=-1), self.backbone.stop_token_ids)
 
     def _dense(self, hidden: torch.Tensor) -> np.ndarray:
         vectors = torch.nn.functional.normalize(hidden, p=2, dim=-1, eps=NORM_EPS)
