@@ -308,3 +308,20 @@ def test_base_of_another_width(releases, tmp_path):
     _edit_json(release / "retriever_config.json", hidden_size=3584)
     with pytest.raises(CheckpointError, match=r"trained on hidden size 3584 \(retriever_config.json\), base checkpoint .* has 64"):
         _encoder("dream", release, releases["dream"][1])
+
+
+def test_release_folder_without_a_base_says_how(releases):
+    with pytest.raises(CheckpointError, match=r"is a released fine-tuned DiffRetriever folder .* --base-checkpoint"):
+        build_encoder(load_config("diffretriever-dream-v0-instruct-7b", checkpoint=str(releases["dream"][0]),
+                                  device="cpu"))
+
+
+def test_release_tokenizer_must_match_the_base(releases, tmp_path):
+    release = _copy(releases["llada"][0], tmp_path)
+    data = json.loads((release / "tokenizer.json").read_text())
+    vocab = data["model"]["vocab"]
+    first, second = sorted(vocab, key=vocab.get)[300:302]
+    vocab[first], vocab[second] = vocab[second], vocab[first]
+    (release / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match=r"its tokenizer's vocabulary differs from the base checkpoint's \(4 \(token, id\)"):
+        _encoder("llada", release, releases["llada"][1])

@@ -54,6 +54,12 @@ def _download(repo_id: str) -> Path:
 
 
 def read_config(path: Path) -> dict:
+    if not (Path(path) / "config.json").is_file() and (Path(path) / "retriever_config.json").is_file() \
+            and (Path(path) / "adapter_config.json").is_file():
+        raise CheckpointError(
+            f"checkpoint {path} is a released fine-tuned DiffRetriever folder (a LoRA adapter, no base weights): "
+            f"pass it as --checkpoint together with --base-checkpoint BASE_DIR (base_checkpoint in the encoder config)"
+        )
     return json.loads(require_file(path, "config.json").read_text(encoding="utf-8"))
 
 

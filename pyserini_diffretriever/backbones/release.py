@@ -355,6 +355,24 @@ def _module_kinds(modules: dict) -> list[str]:
     return sorted({re.sub(r"\.\d+\.", ".N.", name) for name in modules})
 
 
+def check_release_tokenizer(release_dir: Path, base_tokenizer) -> None:
+    """The release's own tokenizer (when it ships one) must have the base's vocabulary: the
+    stored prompt ids and the mask id refer to it. Read with the base tokenizer's class (no
+    remote code)."""
+    if not any((Path(release_dir) / name).is_file() for name in ("tokenizer.json", "vocab.json")):
+        return
+    try:
+        tokenizer = type(base_tokenizer).from_pretrained(str(release_dir))
+    except Exception as err:
+        raise CheckpointError(f"release {release_dir}: its tokenizer files cannot be read "
+                              f"({type(err).__name__}: {err})") from None
+    mine, base = tokenizer.get_vocab(), base_tokenizer.get_vocab()
+    if mine != base:
+        differing = sorted(set(mine.items()) ^ set(base.items()), key=lambda item: item[1])
+        raise CheckpointError(f"release {release_dir}: its tokenizer's vocabulary differs from the base checkpoint's "
+                              f"({len(differing)} (token, id) pairs differ, e.g. {differing[:3]}); is this the right base?")
+
+
 def load_release_backbone(release: str, base: str, kind: str, device: str = "auto", dtype: str = "auto"):
     """The base backbone of ``kind`` with the release's adapter merged, and
     ``backbone.release`` set to its :class:`ReleaseSettings` (``mask_token_id`` from there)."""
@@ -389,6 +407,7 @@ def load_release_backbone(release: str, base: str, kind: str, device: str = "aut
     if not 0 <= settings.mask_token_id < vocab:
         raise CheckpointError(f"{release_dir / RETRIEVER_CONFIG}: mask_token_id {settings.mask_token_id} is outside "
                               f"the base vocabulary (size {vocab})")
+    check_release_tokenizer(release_dir, backbone.tokenizer)
     merge_lora(backbone.model, kind, adapter_config, tensors, where=where)
     backbone.mask_token_id = settings.mask_token_id
     backbone.stop_token_ids = backbone.stop_token_ids - {settings.mask_token_id}
