@@ -79,6 +79,17 @@ bench-comparison: $(STAMP)
 bench-onnx: $(STAMP)
 	nice -n 10 $(PY) benchmarks/bench_onnx.py
 
+# BM25 and impact search QPS with stock Pyserini on SciFact (the indexes of `run`, one folder
+# per Pyserini release: Lucene 9 cannot open Lucene 10 indexes). Last line: one JSON object.
+.PHONY: bench-lucene
+BENCH_LUCENE_DIR := runs/bench-lucene/pyserini-$(PYSERINI)
+bench-lucene: $(STAMP)
+	$(PY) -m pyserini_diffretriever.run --collection ../shared/data/scifact --encoder diffretriever-default \
+	    --index-dir indexes/pyserini-$(PYSERINI) --output-dir $(BENCH_LUCENE_DIR)
+	$(PY) benchmarks/bench_lucene.py --bm25-index indexes/pyserini-$(PYSERINI)/scifact-bm25/lucene \
+	    --impact-index indexes/pyserini-$(PYSERINI)/scifact-default/lucene \
+	    --queries $(BENCH_LUCENE_DIR)/queries.cached.jsonl
+
 bench: bench-encode bench-maxsim bench-comparison
 
 clean:
