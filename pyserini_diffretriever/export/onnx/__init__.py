@@ -79,7 +79,18 @@ def _query_graph(backbone, shift_logits: bool, with_argmax: bool):
             weights = torch.log1p(torch.relu(backbone.lm_head(at_logits, vocab_ids).float()))
             if not with_argmax:
                 return dense, weights
-            return dense, weights, backbone.lm_head(at_logits).argmax(dim=-1)
+            flat = at_logits.reshape(-1, at_logits.shape[-1])  # [B*K, H]
+            head = getattr(getattr(backbone, "model", None), "lm_head", None)
+            if isinstance(head, torch.nn.Linear):  # Dream, LLaDA (a decoder head without transform)
+                # W [V, H] @ x^T, argmax over V: the exporter keeps the head's own weight (x @ W^T
+                # would get a constant-folded transposed copy: +2.2 GB for a 152k x 3584 head).
+                logits = head.weight @ flat.T.to(head.weight.dtype)
+                if head.bias is not None:
+                    logits = logits + head.bias[:, None]
+                argmax = logits.argmax(dim=0)
+            else:
+                argmax = backbone.lm_head(flat).argmax(dim=-1)
+            return dense, weights, argmax.reshape(at_logits.shape[:2])
 
     return QueryGraph().eval()
 
