@@ -185,6 +185,17 @@ def test_diffembed_is_invariant_to_padding(all_checkpoints, kind):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["dream", "llada"])
+def test_diffembed_empty_text_in_a_batch_is_the_zero_vector(all_checkpoints, kind):
+    """Dream and LLaDA tokenizers add no special tokens, so "" has no token at all: the
+    official pooling divides by the count clamped at 1, giving the zero vector (not NaN)."""
+    enc = make(all_checkpoints, DiffEmbedEncoder, kind)
+    assert enc.token_ids("", False) == []
+    out = enc.encode(["", TEXT], is_query=False)
+    np.testing.assert_array_equal(out.dense[0], np.zeros((1, enc.dimension), dtype=np.float32))
+    np.testing.assert_allclose(out.dense[1], enc.encode([TEXT]).dense[0], atol=1e-5)
+
+
 # ------------------------------------------------------------------------------- PromptReps
 def expected_prefix_suffix(kind, user_prefix, user_suffix, assistant_prefix):
     """The chat-formatted strings around the text, written out by hand from each template."""
@@ -290,34 +301,43 @@ class ForceAtStep:
         del self.backbone.lm_head  # back to the class method
 
 
+START_SPECIAL = {"qwen2": "<|im_start|>", "llama": "<|begin_of_text|>"}  # special in each toy tokenizer
+
+
 @pytest.mark.parametrize("kind", ["qwen2", "llama"])
 def test_decoding_stops_at_the_closing_quote(all_checkpoints, kind):
+    """The official stop rule: the stop set is the tokenizer's special ids plus the single
+    token '"'; the step whose logits predict a stop is kept and decoding ends there."""
+    from pyserini_diffretriever.backbones.base import standard_special_ids
+
     enc = make(all_checkpoints, PromptRepsEncoder, kind, max_new_tokens=8)
-    quote = enc.backbone.tokenizer('"', add_special_tokens=False)["input_ids"][0]
-    assert quote in enc.stop_token_ids
-    ends = {"qwen2": {151643, 151645}, "llama": {128001, 128009}}[kind]  # EOS ids of the configs, end of turn
-    assert enc.backbone.end_token_ids == ends and ends <= enc.stop_token_ids
-    quotes = {i for i in enc.stop_token_ids - ends if '"' in enc.backbone.tokenizer.decode([i])}
-    assert quotes == enc.stop_token_ids - ends and len(quotes) >= 3  # '"', ' "', '".' in the toy vocabulary
+    tok = enc.backbone.tokenizer
+    quote = tok('"', add_special_tokens=False)["input_ids"][0]
+    assert enc.stop_token_ids == standard_special_ids(tok) | {quote}
+    start = tok.convert_tokens_to_ids(START_SPECIAL[kind])
+    assert start in enc.stop_token_ids and max(enc.backbone.end_token_ids) in enc.stop_token_ids
+    quoting = [i for i in range(len(tok)) if '"' in tok.decode([i]) and i != quote]
+    assert len(quoting) >= 2 and not set(quoting) & enc.stop_token_ids  # ' "', '".' do not stop
     free = enc.decode([TEXT], True, full_vocabulary=True)
     assert free.kept.tolist() == [8] and free.hidden.shape[1] == 8  # no natural stop: N steps exactly
     with ForceAtStep(enc.backbone, quote, {3}):
         trace = enc.decode([TEXT], True, full_vocabulary=True)
-    assert trace.hidden.shape[1] == 4 and trace.tokens[0, 3] == quote
-    assert trace.kept.tolist() == [3]  # steps 0, 1, 2; the step that generates the quote is dropped
-    torch.testing.assert_close(trace.hidden[0, :3], free.hidden[0, :3], atol=1e-6, rtol=0)
+    assert trace.hidden.shape[1] == 4 and trace.tokens[0, 3] == quote  # ends at the stop, never fed back
+    assert trace.kept.tolist() == [4]  # steps 0..3; step 3's logits predict the quote: kept
+    torch.testing.assert_close(trace.hidden[0, :4], free.hidden[0, :4], atol=1e-6, rtol=0)
     with ForceAtStep(enc.backbone, quote, {3}):
         out = enc.encode([TEXT], is_query=True)
-    np.testing.assert_allclose(out.dense[0], unit(trace.hidden[0, :3]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(out.dense[0], unit(trace.hidden[0, :4]).numpy(), atol=1e-6)
     expected_sparse = SparseEncoder(enc.backbone.tokenizer, enc.backbone.eos_token_id, 128, 100.0, "truncate")
-    assert out.sparse[0] == expected_sparse.encode(trace.logits[0, :3], TEXT)
-    keep = make(all_checkpoints, PromptRepsEncoder, kind, max_new_tokens=8, options={"keep_stop_step": True})
-    with ForceAtStep(keep.backbone, quote, {3}):
-        assert keep.decode([TEXT], True).kept.tolist() == [4]
-    with ForceAtStep(enc.backbone, max(ends), {2}):  # an end token stops too
-        assert enc.decode([TEXT], True).kept.tolist() == [2]
-    with ForceAtStep(enc.backbone, quote, {0}):  # a quote at once: step 0 is still kept
-        assert enc.decode([TEXT], True).kept.tolist() == [1]
+    assert out.sparse[0] == expected_sparse.encode(trace.logits[0, :4], TEXT)
+    for token in quoting[:2]:  # a token that only contains a quote does not stop
+        with ForceAtStep(enc.backbone, token, {3}):
+            assert enc.decode([TEXT], True).kept.tolist() == [8]
+    with ForceAtStep(enc.backbone, start, {2}):  # any special token stops (here <|im_start|> or its like)
+        assert enc.decode([TEXT], True).kept.tolist() == [3]
+    with ForceAtStep(enc.backbone, quote, {0}):  # a quote at once: step 0 kept, and nothing more
+        trace = enc.decode([TEXT], True)
+        assert trace.kept.tolist() == [1] and trace.hidden.shape[1] == 1
     ignore = make(all_checkpoints, PromptRepsEncoder, kind, max_new_tokens=8, options={"ignore_stop": True})
     with ForceAtStep(ignore.backbone, quote, {3}):
         assert ignore.decode([TEXT], True).kept.tolist() == [8]
@@ -333,9 +353,9 @@ def test_batched_decoding_with_different_stops_equals_one_by_one(all_checkpoints
         batched = enc.encode(texts, is_query=False)
     with ForceAtStep(enc.backbone, quote, {2}, rows=[1]):
         trace = enc.decode(texts, False)
-    assert trace.kept.tolist() == [7, 2, 7]
+    assert trace.kept.tolist() == [7, 3, 7]
     assert (trace.tokens[1, 3:] == -1).all()  # nothing recorded for a stopped text
-    assert [d.shape[0] for d in batched.dense] == [7, 2, 7]
+    assert [d.shape[0] for d in batched.dense] == [7, 3, 7]
     for row, text in enumerate(texts):
         with ForceAtStep(enc.backbone, quote, {2} if row == 1 else set()):
             alone = enc.encode([text], is_query=False)

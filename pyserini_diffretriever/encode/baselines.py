@@ -9,7 +9,9 @@ config with :func:`pyserini_diffretriever.encode.factory.build_encoder`.
     itself (BERT: ``[CLS] ... [SEP]``; Dream and the LLaDA files add none), truncated to
     the side's ``max_length`` tokens; no prompt, no masks. One bidirectional pass; the mean
     of the last hidden states (after the final norm) over the real (non-padding) tokens,
-    L2-normalised: one vector per text. No sparse side (``sparse`` is ``{}`` per text).
+    the token count clamped at 1 as in the official pooling (an empty text in a padded batch
+    gives the zero vector, never NaN), L2-normalised: one vector per text. No sparse side
+    (``sparse`` is ``{}`` per text).
 
 ``PromptRepsEncoder`` (method ``promptreps``; backbone qwen2 / llama, or dream run causally)
     The DiffRetriever prompt (same prompt files, same chat-template route as
@@ -22,16 +24,16 @@ config with :func:`pyserini_diffretriever.encode.factory.build_encoder`.
     sparse: :class:`SparseEncoder` over the stacked z_t, max-pooled over steps). The token
     generated at step t is argmax z_t.
 
-    Stop rule: decoding stops at the first step whose generated token is a *stop token*:
-    a token whose decoded text contains a double quote ``"`` (the closing quote of the
-    answer; e.g. ``"``, `` "``, ``".``), or an end token (``CausalBackbone.end_token_ids``:
-    the tokenizer's EOS, the chat template's end-of-turn token, the EOS ids of the model's
-    config and generation config). The representation of that step (whose logits predict the quote) is
-    NOT kept (``keep_stop_step=True`` keeps it), except at step 0: the first step is always
-    kept, so every text has at least one representation (as DiffRetriever's stop-token
-    truncation always keeps position 0). At most ``max_new_tokens`` (N) steps are taken, so
-    a text has between 1 and N representations. ``ignore_stop=True`` decodes exactly N steps
-    for every text and keeps them all (latency benchmarks).
+    Stop rule (the official one, METHOD.md section 6): the stop set is the tokenizer's
+    special ids (:func:`~pyserini_diffretriever.backbones.base.standard_special_ids`, what
+    the official code's ``all_special_ids`` holds: EOS, the chat template's special tokens
+    such as ``<|im_start|>`` / ``<|im_end|>``) plus the id of the single token ``"`` (a token
+    that merely contains a quote, such as ``".``, does not stop). Decoding of a text ends at
+    the first step whose argmax (the token it would generate) is a stop: the representation
+    of that step, whose logits predict the stop, IS kept, and the stop token is never fed
+    back. So a text has between 1 and N (``max_new_tokens``) representations: a stop
+    predicted at step t keeps t + 1. ``ignore_stop=True`` decodes exactly N steps for every
+    text and keeps them all (latency benchmarks).
 
     Single representation: when the side's K is 1 only step 0 is used (the next-token
     prediction after ``The word is: "``, the original PromptReps single-token setting) and
@@ -60,13 +62,13 @@ sparse collection for them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 import torch
 
 from ..backbones import Backbone, load_backbone
+from ..backbones.base import standard_special_ids
 from ..config import EncoderConfig, PromptTemplate, load_config
 from .encoder import NORM_EPS, EncoderOutput, _check_texts
 from .layout import render_prompt
@@ -184,12 +186,13 @@ class DiffEmbedEncoder(_BaselineEncoder):
 
     @torch.inference_mode()
     def pooled(self, texts: list[str], is_query: bool) -> torch.Tensor:
-        """Mean of the last hidden states over the real tokens, ``[B, H]`` float32 (not normalised)."""
+        """Mean of the last hidden states over the real tokens (count clamped at 1), ``[B, H]``
+        float32 (not normalised)."""
         input_ids, attention_mask = self.batch(texts, is_query)
         attention_mask = attention_mask.to(self.backbone.device)
         states = self.backbone.hidden_states(input_ids.to(self.backbone.device), attention_mask).float()
         weights = attention_mask.unsqueeze(-1).float()
-        return ((states * weights).sum(dim=1) / weights.sum(dim=1)).cpu()
+        return ((states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)).cpu()
 
     def _encode_batch(self, texts, is_query):
         vectors = _normalise(self.pooled(texts, is_query)).numpy()
@@ -274,16 +277,11 @@ class PromptBuilder:
         return self.prefix_ids + self.text_ids(text) + self.suffix_ids
 
 
-@lru_cache(maxsize=8)
-def _quote_token_ids(tokenizer) -> frozenset[int]:
-    """Ids whose decoded text contains a double quote (one pass over the vocabulary)."""
-    size = len(tokenizer)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is not None:
-        texts = backend.decode_batch([[i] for i in range(size)], skip_special_tokens=False)
-    else:  # pragma: no cover - slow tokenizers
-        texts = [tokenizer.decode([i]) for i in range(size)]
-    return frozenset(i for i, text in enumerate(texts) if '"' in text)
+def promptreps_stop_ids(tokenizer) -> frozenset[int]:
+    """The official PromptReps stop set: the tokenizer's special ids plus the id(s) that
+    ``"`` alone encodes to (one token in the Qwen2.5 and Llama-3 vocabularies)."""
+    quote = tokenizer('"', add_special_tokens=False)["input_ids"]
+    return frozenset(standard_special_ids(tokenizer) | {int(i) for i in quote})
 
 
 class PromptRepsEncoder(_BaselineEncoder):
@@ -295,7 +293,6 @@ class PromptRepsEncoder(_BaselineEncoder):
     config : an EncoderConfig with method ``promptreps`` (``max_new_tokens`` is N).
     backbone : a loaded causal backbone (or a Dream backbone, then run causally).
     ignore_stop : decode exactly N steps and keep them all (latency benchmarks).
-    keep_stop_step : also keep the representation of the step that generates the stop token.
     use_cache : decode with the KV cache (default); False recomputes the whole sequence at
         every step (same results; for benchmarks and checks).
     """
@@ -304,17 +301,17 @@ class PromptRepsEncoder(_BaselineEncoder):
     has_sparse = True
 
     def __init__(self, config: EncoderConfig, backbone: Backbone | None = None, ignore_stop: bool = False,
-                 keep_stop_step: bool = False, use_cache: bool = True) -> None:
+                 use_cache: bool = True) -> None:
         super().__init__(config, backbone)
         self.backbone = _as_causal(backbone) if backbone is not None else _load_causal_backbone(config, self.method)
-        self.ignore_stop, self.keep_stop_step, self.use_cache = ignore_stop, keep_stop_step, use_cache
+        self.ignore_stop, self.use_cache = ignore_stop, use_cache
         tokenizer = self.backbone.tokenizer
         # No mask token: exclude EOS (already special) in its place.
         self.sparse_encoder = SparseEncoder(tokenizer, self.backbone.eos_token_id, config.sparse_topk,
                                             config.quantization_scale, config.quantization)
         self._builders = {side: PromptBuilder(tokenizer, config.prompt(side), config.max_length(side))
                           for side in (True, False)}
-        self.stop_token_ids = frozenset(_quote_token_ids(tokenizer) | self.backbone.end_token_ids)
+        self.stop_token_ids = promptreps_stop_ids(tokenizer)
 
     @property
     def kq(self) -> int:
@@ -367,8 +364,7 @@ class PromptRepsEncoder(_BaselineEncoder):
             generated = logits.argmax(dim=-1)
             active = ~finished
             is_stop = torch.isin(generated, stops) if not self.ignore_stop else torch.zeros_like(active)
-            keep = active & (~is_stop | (step == 0) | self.keep_stop_step)
-            kept += keep.long()
+            kept += active.long()  # the step whose logits predict the stop is kept
             hiddens.append(hidden.float())
             logits_kept.append((logits if vocab_ids is None else logits[:, vocab_ids]).float())
             tokens.append(torch.where(active, generated, torch.full_like(generated, -1)))
