@@ -52,7 +52,7 @@ class DecodeState:
     everything seen so far ``[B, L]`` (1 = real token), and the last-layer state of the last
     position ``[B, H]`` (the state whose LM-head logits predict the next token)."""
 
-    cache: object
+    cache: object  # a transformers Cache (DynamicCache), updated in place by each pass
     attention_mask: torch.Tensor
     hidden: torch.Tensor
 
@@ -127,14 +127,17 @@ class CausalBackbone(Backbone):
         return self.model.lm_head.weight.shape[0]
 
     # ------------------------------------------------------------------ full passes
-    def _body(self, input_ids, attention_mask, past=None, position_ids=None, use_cache=False):
+    def _body(self, input_ids, attention_mask, cache=None, position_ids=None):
+        """One pass of the decoder stack; ``cache`` (a transformers ``Cache``, updated in place)
+        when decoding with the KV cache, None for a plain pass."""
         query_length = input_ids.shape[1]
+        extra = {} if cache is None else {_cache_keyword(self.model.model): cache}
         return self.model.model(
             input_ids=input_ids,
             attention_mask=causal_mask(attention_mask, query_length, self.dtype),
             position_ids=position_ids if position_ids is not None else left_padded_positions(attention_mask),
-            past_key_values=past,
-            use_cache=use_cache,
+            use_cache=cache is not None,
+            **extra,
         )
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -150,9 +153,9 @@ class CausalBackbone(Backbone):
         """A causal pass over left-padded prompts ``[B, T]`` that keeps the KV cache; the
         state's ``hidden`` is the last position's last-layer state ``[B, H]``."""
         attention_mask = attention_mask.to(self.device)
-        out = self._body(input_ids.to(self.device), attention_mask, use_cache=True)
-        return DecodeState(cache=out.past_key_values, attention_mask=attention_mask,
-                           hidden=out.last_hidden_state[:, -1])
+        cache = new_cache(self.model.config)
+        out = self._body(input_ids.to(self.device), attention_mask, cache=cache)
+        return DecodeState(cache=cache, attention_mask=attention_mask, hidden=out.last_hidden_state[:, -1])
 
     @torch.inference_mode()
     def decode(self, state: DecodeState, token_ids: torch.Tensor) -> torch.Tensor:
@@ -161,10 +164,28 @@ class CausalBackbone(Backbone):
         token_ids = token_ids.to(self.device).view(-1, 1)
         position = state.attention_mask.sum(dim=1, keepdim=True)  # real tokens so far = the new position
         state.attention_mask = torch.cat([state.attention_mask, torch.ones_like(token_ids)], dim=1)
-        out = self._body(token_ids, state.attention_mask, past=state.cache, position_ids=position, use_cache=True)
-        state.cache = out.past_key_values
+        out = self._body(token_ids, state.attention_mask, cache=state.cache, position_ids=position)
         state.hidden = out.last_hidden_state[:, -1]
         return state.hidden
+
+
+def new_cache(config):
+    """An empty transformers ``DynamicCache`` (the KV cache object the model updates in place)."""
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(config=config)
+    except TypeError:  # transformers releases whose DynamicCache takes no config
+        return DynamicCache()
+
+
+def _cache_keyword(module) -> str:
+    """The name under which the decoder stack takes its cache: ``cache`` in current
+    transformers (5.x, where ``past_key_values`` is deprecated and to be removed in 5.40),
+    ``past_key_values`` in earlier releases."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
 
 
 # ------------------------------------------------------------------------------ loading
