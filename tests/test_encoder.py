@@ -337,3 +337,38 @@ def test_head_over_content_rows_only_equals_full_head(checkpoints, kind):
     for row, text in enumerate(texts):
         assert enc.sparse_encoder.encode(part.logits[row], text, part.columns) == \
             enc.sparse_encoder.encode(full.logits[row], text)
+
+
+LENGTH_TEXTS = ["short", TEXT, "a much longer passage about proteins and the cells that make them " * 4, "",
+                "scurvy and sailors", "x " * 60, "the membrane of the cell", "vitamin"]
+
+
+@pytest.mark.parametrize("kind", ["dream", "mlm"])
+def test_length_batching_equals_file_order_batching(checkpoints, kind):
+    """encode_sorted batches texts of similar length (longest first) and restores the input
+    order; every vector equals file-order batching of the same batch size."""
+    from pyserini_diffretriever.encode.encoder import encode_sorted, text_lengths
+
+    enc = encoder(checkpoints, kind, kq=4, kp=4)
+    lengths = text_lengths(enc, LENGTH_TEXTS, False)
+    calls, original = [], enc.encode
+
+    def spy(texts, *args, **kwargs):
+        calls.append([LENGTH_TEXTS.index(t) for t in texts])
+        return original(texts, *args, **kwargs)
+
+    done = []
+    enc.encode = spy
+    try:
+        sorted_out = encode_sorted(enc, LENGTH_TEXTS, is_query=False, batch_size=3, progress=done.append)
+    finally:
+        del enc.encode
+    file_order = enc.encode(LENGTH_TEXTS, is_query=False, batch_size=3)
+    assert done == [3, 3, 2]
+    flat = [i for batch in calls for i in batch]
+    assert sorted(flat) == list(range(8)) and [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    assert flat != list(range(8))  # the batches really differ from file order
+    for a, b in zip(sorted_out.dense, file_order.dense):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    for a, b in zip(sorted_out.sparse, file_order.sparse):
+        assert a == b or _close_sparse(a, b)

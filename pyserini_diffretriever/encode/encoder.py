@@ -48,6 +48,44 @@ def denoising_schedule(k: int, steps: int) -> list[int]:
     return counts
 
 
+def text_lengths(encoder, texts: list[str], is_query: bool) -> list[int]:
+    """Each text's token count under the encoder's tokenizer (one batched call), capped at the
+    side's ``max_length``: the key of :func:`encode_sorted` (only the order matters)."""
+    backbone = getattr(encoder, "backbone", None)
+    tokenizer = getattr(backbone, "tokenizer", None)
+    if tokenizer is None:  # an encoder without a tokenizer in reach: characters as the proxy
+        return [len(t) for t in texts]
+    ids = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+    config = getattr(encoder, "config", None)
+    cap = config.max_length(is_query) if config is not None else None
+    return [len(i) if cap is None else min(len(i), cap) for i in ids]
+
+
+def encode_sorted(encoder, texts: Iterable[str], is_query: bool = False, batch_size: int | None = None,
+                  progress=None) -> EncoderOutput:
+    """``encoder.encode(texts)`` with batches formed by length: the texts are ordered by
+    token count (longest first, ties in input order), cut into batches of ``batch_size``,
+    encoded, and the results put back in input order. Every text's vectors are those of
+    ``encoder.encode`` (a text's output does not depend on its batch; padding is masked), so
+    only the padding work changes; the official encoder sorts by length likewise. Works with
+    any encoder of the package (``encode(texts, is_query, batch_size)``). ``progress``: called
+    with the number of texts after each batch (e.g. a tqdm bar's ``update``)."""
+    texts = _check_texts(texts)
+    size = batch_size or encoder.config.batch_size
+    lengths = text_lengths(encoder, texts, is_query)
+    order = sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
+    dense: list = [None] * len(texts)
+    sparse: list = [None] * len(texts)
+    for start in range(0, len(order), size):
+        rows = order[start: start + size]
+        part = encoder.encode([texts[i] for i in rows], is_query=is_query, batch_size=size)
+        for row, d, w in zip(rows, part.dense, part.sparse):
+            dense[row], sparse[row] = d, w
+        if progress is not None:
+            progress(len(rows))
+    return EncoderOutput(dense=dense, sparse=sparse)
+
+
 @dataclass
 class MaskStates:
     """Per text of a batch: hidden ``[B, K, H]``, logits ``[B, K, V]`` and how many of the K
