@@ -44,7 +44,7 @@ def _encoder(kind, release, base, **overrides):
 def _hand_merged(release, base, tmp_path):
     """Base weights by original names + alpha/r B A from the adapter file, saved as a checkpoint."""
     adapter = json.loads((release / "adapter_config.json").read_text())
-    scale = adapter["lora_alpha"] / adapter["r"]
+    scale = adapter["lora_alpha"] / (adapter["r"] ** 0.5 if adapter["use_rslora"] else adapter["r"])
     weights = load_weights(base)
     tensors = load_file(str(release / "adapter_model.safetensors"))
     merged = set()
@@ -325,3 +325,15 @@ def test_release_tokenizer_must_match_the_base(releases, tmp_path):
     (release / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(CheckpointError, match=r"its tokenizer's vocabulary differs from the base checkpoint's \(4 \(token, id\)"):
         _encoder("llada", release, releases["llada"][1])
+
+
+def test_rslora_scale(releases, tmp_path):
+    """use_rslora: peft's scale alpha / sqrt(r) instead of alpha / r."""
+    _, base = releases["llada"]
+    release = write_release(tmp_path / "rs", base, "llada", kq=4, kp=4, seed=6, use_rslora=True, max_length=MAX_LENGTH)
+    encoder = _encoder("llada", release, base)
+    merged_dir, _ = _hand_merged(release, base, tmp_path)
+    ids, first = _official_ids(release, encoder.backbone.tokenizer, TEXTS[0], True, 4)
+    hidden, _ = REFERENCE["llada"](merged_dir, ids)
+    states = encoder.mask_states(TEXTS[:1], True)
+    assert torch.allclose(states.hidden[0], hidden[first: first + 4], atol=1e-4, rtol=1e-4)
