@@ -37,7 +37,6 @@ def _train(kind, base, tmp_path):
 def _peft_reads_it(kind, base, release):
     """The official loader's mechanism: peft on the remote-code module names, strictly."""
     from peft import PeftModel
-    from torch import nn
 
     from pyserini_diffretriever.testing import releases as layouts
 
@@ -45,8 +44,12 @@ def _peft_reads_it(kind, base, release):
     skeleton = (layouts._dream_skeleton if kind == "dream" else layouts._llada_skeleton)(cfg)
     with _no_missing_keys():
         model = PeftModel.from_pretrained(skeleton, str(release))
-    loaded = {n: p for n, p in model.named_parameters() if "lora_" in n}
-    assert loaded and all(isinstance(p, nn.Parameter) for p in loaded.values())
+    from safetensors.torch import load_file
+
+    saved = load_file(str(release / "adapter_model.safetensors"))
+    loaded = {n.replace(".default.", "."): p for n, p in model.named_parameters() if "lora_" in n}
+    assert sorted(loaded) == sorted(saved)  # every tensor lands on a module of the remote-code model
+    assert all(torch.equal(loaded[k].detach(), saved[k]) for k in saved)
     return model
 
 
