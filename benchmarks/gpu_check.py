@@ -8,6 +8,8 @@ hidden 3584, 28 heads, 4 KV heads, intermediate 18944, vocabulary 152064; LLaDA-
   them with the CPU float32 result: worst absolute difference and lowest cosine of the dense
   vectors, and the share of sparse weights that agree;
 - measures passages/s at batch 32 x 256 tokens and queries/s at batch 1 (device, bfloat16);
+- loads a release folder (the published LoRA layout, r 16) on each base on the device in
+  bfloat16 (load + merge time) and compares its queries with the CPU float32 merge;
 - checks exact MaxSim top-k on the device against the CPU.
 The last line is one JSON object with every figure. Without CUDA it says so and exits 0;
 ``--device cpu --small`` runs the same code at small widths on the CPU (to prove it runs).
@@ -85,6 +87,27 @@ def rate(encoder, batch: list[str], is_query: bool, repeats: int, device: str) -
     return repeats * len(batch) / (time.perf_counter() - start)
 
 
+def release_check(kind: str, base: Path, root: Path, device: str, queries: list[str]) -> dict:
+    """A release folder (LoRA r 16, alpha 64, non-zero weights) on the same base: load + merge
+    time on the device in bfloat16, and its queries against the CPU float32 merge."""
+    from pyserini_diffretriever.config import load_config
+    from pyserini_diffretriever.encode.factory import build_encoder
+    from pyserini_diffretriever.testing.releases import write_release
+
+    release = write_release(root / f"{kind}-release", base, kind, kq=4, kp=16, max_length=128)
+
+    def encoder(on: str, dtype: str):
+        return build_encoder(load_config(f"diffretriever-{'dream-7b-multi-q4-p16' if kind == 'dream' else 'llada-8b-multi-q4-p4'}-ft",
+                                         checkpoint=str(release), base_checkpoint=str(base), kq=4, kp=16,
+                                         max_length_query=128, device=on, dtype=dtype))
+
+    reference = encoder("cpu", "float32").encode(queries, True)
+    started = time.perf_counter()
+    tuned = encoder(device, "bfloat16")
+    seconds = time.perf_counter() - started
+    return {"load_and_merge_seconds": round(seconds, 1), **compare(reference, tuned.encode(queries, True))}
+
+
 def maxsim_check(device: str, small: bool) -> dict:
     from pyserini_diffretriever.dense.maxsim import exact_search
 
@@ -136,6 +159,7 @@ def main(argv=None) -> int:
                 del encoder
                 if args.device.startswith("cuda"):
                     torch.cuda.empty_cache()
+            figures["release"] = release_check(kind, path, Path(root), args.device, queries)
             results[kind] = figures
             print(f"{kind}: {json.dumps(figures)}", flush=True)
     results.update(maxsim_check(args.device, args.small))
