@@ -232,7 +232,7 @@ def test_add_replace_delete_in_place(kind, tmp_path, encoded, encoder):
     backend.close()
 
 
-def test_cli_export_search_replace_delete(tmp_path, encoded, topics):
+def test_cli_export_search_replace_delete(tmp_path, encoded, topics, capsys):
     from pyserini_diffretriever.export.qdrant.__main__ import main as export
     from pyserini_diffretriever.search.qdrant.__main__ import main as search
     from pyserini_diffretriever.trec import read_run
@@ -245,6 +245,13 @@ def test_cli_export_search_replace_delete(tmp_path, encoded, topics):
     runs = {m: read_run(tmp_path / "runs" / f"{m}.trec") for m in ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-rrf")}
     assert all(len(run) > 0 for run in runs.values())
     assert all(len(docs) == 5 for docs in runs["dense"].values()) and len(runs["dense"]) == N_QUERIES
+    assert search(["--topics", str(topics[0]), "--encoder", "diffretriever-default", "--mode", "sparse,hybrid",
+                   "--hits", "5", "--output", str(tmp_path / "two"), *target]) == 0
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["hybrid.trec", "sparse.trec"]
+    assert read_run(tmp_path / "two" / "hybrid.trec") == runs["hybrid"]
+    assert search(["--topics", str(topics[0]), "--encoder", "diffretriever-default", "--mode", "sparse,bm25",
+                   "--output", str(tmp_path / "bad"), *target]) == 2
+    assert "--mode bm25 is not one of sparse, dense, hybrid, qdrant-rerank, qdrant-rrf" in capsys.readouterr().err
     (tmp_path / "gone.txt").write_text("d001\nd003\n", encoding="utf-8")
     assert export(["--delete", str(tmp_path / "gone.txt"), *target]) == 0
     assert EdgeBackend("demo", tmp_path / "edge").count() == N_DOCS - 2

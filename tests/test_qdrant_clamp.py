@@ -57,3 +57,4 @@ def test_clamp_effect_counts_changed_rankings_and_negative_maxima():
     assert result["set_changed@10"] == 0.0 and result["set_changed@1"] == 0.0
     # 9 (query vector, document) maxima: [1,0] vs docs 1, .6, .1; [0,1] vs 0, -.8, .05 -> one negative
     assert result["negative_maxima"] == pytest.approx(1 / 9)
+    assert result["lowest_maximum"] == pytest.approx(-0.8)

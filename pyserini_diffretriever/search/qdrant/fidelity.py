@@ -6,7 +6,8 @@
 Runs this package's exact search twice over the dense store, with ``clamp=True`` (published)
 and ``clamp=False`` (Qdrant), for the split's judged queries, and prints one JSON object:
 the share of queries whose top-k order (and top-k set) differs, for k = 1, 10, 100, 1000; the
-share of (query vector, document) maxima that are negative (the only place the two differ);
+share of (query vector, document) maxima that are negative (the only place the two differ)
+and the lowest of them;
 and nDCG@10 of both runs. Each document's score can only drop without the clamp.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, dept
         out[f"order_changed@{k}"] = order / len(queries)
         out[f"set_changed@{k}"] = sets / len(queries)
     negative = total = 0
+    lowest = float("inf")
     lengths = np.diff(offsets)
     stacked = torch.from_numpy(np.concatenate([np.asarray(q, np.float32) for q in queries]))
     # blocks of whole documents whose [query vectors, rows] product stays near 32M numbers
@@ -44,7 +46,9 @@ def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, dept
         maxima = segment_max(torch.mm(stacked, block.T), lengths[first:last], dim=1)
         negative += int((maxima < 0).sum())
         total += maxima.numel()
+        lowest = min(lowest, float(maxima.min()))
     out["negative_maxima"] = negative / total
+    out["lowest_maximum"] = lowest
     return out, clamped, plain
 
 
