@@ -15,7 +15,9 @@ stop-token truncation), on the demo collection's real queries:
   ``search.faiss`` process (its exact MaxSim uses torch, so torch loads either way).
 
 Prints the figures, then one JSON object as the last line. Targets: ONNX float32 batch-1
->= 1.5x faster than torch for the default encoder (``default.speedup_b1_float32``), and the
+>= 1.5x faster than torch for the default encoder (``default.speedup_b1_float32``, per thread
+count: on a busy machine torch's multi-threaded small products degrade far more than
+onnxruntime's, so one thread is the comparison that says most about the engines), and the
 torch-free search process >= 40% less memory (``processes.search_qdrant.memory_saving``).
 """
 from __future__ import annotations
@@ -225,8 +227,10 @@ def retrieval_effect(engines: dict, folder: Path, work: Path, topics: dict, qrel
 
 
 def main() -> None:
+    from pyserini_diffretriever.cli import HelpFormatter
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, os.cpu_count()}),
                         help="thread counts to measure (torch and onnxruntime alike; processes use the last)")
     parser.add_argument("--repeats", type=int, default=5, help="batch-32 repetitions")

@@ -15,13 +15,14 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ...cli import HelpFormatter
     from . import DEFAULT_OPSET, EXTERNAL_DATA
 
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.export.onnx",
         description="Export the query side (prompt + K_q masks + tail, one bidirectional pass) of a DiffRetriever "
                     "encoder to ONNX, with its tokenizer files and configuration, for onnxruntime / onnxruntime-gpu.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--encoder", required=True, help="diffretriever-<config> or a YAML path")
     parser.add_argument("--output", required=True, help="export folder to write (created; its graphs are replaced)")
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quantize", choices=["int8"],
                         help="also write query_encoder.int8.onnx (onnxruntime dynamic quantization) and encoder.int8.yaml")
     parser.add_argument("--external-data", default="auto", choices=list(EXTERNAL_DATA),
-                        help="keep the weights in query_encoder.onnx.data (auto: when they exceed 1 GiB)")
+                        help="keep the weights in query_encoder.onnx.data, which onnxruntime memory-maps (auto: above 64 MiB)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the check of the exported graph against the torch encoder on three queries")
