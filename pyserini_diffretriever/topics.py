@@ -60,11 +60,22 @@ def read_beir_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def read_json_topics(path: str | Path) -> dict[str, str]:
+    """Pyserini's JSON topics ``{qid: {"title": text}}`` (what :func:`write_json_topics` writes)."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {str(qid): topic["title"] for qid, topic in obj.items()}
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError) as err:
+        raise TopicsError(f"{path}: expected JSON topics {{qid: {{\"title\": text}}}} ({err})") from None
+
+
 def read_topics(path: str | Path) -> dict[str, str]:
-    """TSV topics, or BEIR queries.jsonl (by extension)."""
+    """TSV topics, BEIR queries.jsonl, or Pyserini JSON topics (by extension)."""
     path = Path(path)
     if path.suffix == ".jsonl":
         return read_beir_queries(path)
+    if path.suffix == ".json":
+        return read_json_topics(path)
     return read_tsv_topics(path)
 
 
@@ -90,6 +101,14 @@ def write_tsv_topics(topics: dict[str, str], path: str | Path) -> None:
             out.write(f"{qid}\t{clean}\n")
 
 
+def write_json_topics(topics: dict[str, str], path: str | Path) -> None:
+    """Pyserini's JSON topics, ``{qid: {"title": text}}``. Pyserini reads a ``.json`` topics file
+    before it looks at the path for names that pick another reader (``beir``, ``cacm``), and
+    keeps its ids as strings (a TSV file gets integer ids when they are digits)."""
+    clean = {qid: {"title": " ".join(text.split())} for qid, text in topics.items()}
+    Path(path).write_text(json.dumps(clean, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
 def write_trec_qrels(qrels: dict[str, dict[str, int]], path: str | Path) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for qid, docs in qrels.items():
@@ -104,7 +123,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--collection", required=True, help="BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/)")
     parser.add_argument("--split", default="test", help="qrels split (default: test)")
-    parser.add_argument("--output-dir", required=True, help="writes topics.<split>.tsv and qrels.<split>.txt here")
+    parser.add_argument("--output-dir", required=True,
+                        help="writes topics.<split>.tsv, topics.<split>.json (for pyserini.search.lucene: read as "
+                             "topics whatever the path is called, ids kept as strings) and qrels.<split>.txt here")
     args = parser.parse_args(argv)
     try:
         topics, qrels = beir_split(args.collection, args.split)
@@ -114,8 +135,10 @@ def main(argv=None) -> int:
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv_topics(topics, out / f"topics.{args.split}.tsv")
+    write_json_topics(topics, out / f"topics.{args.split}.json")
     write_trec_qrels(qrels, out / f"qrels.{args.split}.txt")
-    print(f"{len(topics)} topics -> {out / f'topics.{args.split}.tsv'}; qrels -> {out / f'qrels.{args.split}.txt'}")
+    print(f"{len(topics)} topics -> {out / f'topics.{args.split}.tsv'} and .json; "
+          f"qrels -> {out / f'qrels.{args.split}.txt'}")
     return 0
 
 

@@ -160,8 +160,9 @@ def check_encoder_record(output: Path, config) -> None:
         # an option added to EncoderConfig after the folder was written had its default then
         defaults = {f.name: f.default for f in dataclasses.fields(config) if f.name not in previous}
         previous = {**{k: v for k, v in defaults.items() if k in record}, **previous}
-        if previous != record:
-            changed = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
+        # a field recorded as None and a field not recorded are the same (records omit unset options)
+        changed = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
+        if changed:
             raise ValueError(
                 f"{output} was encoded with a different encoder configuration (differs in: {', '.join(changed)}); "
                 f"{HOW_TO_PROCEED}"
@@ -193,13 +194,11 @@ def encode_corpus(args, config, state: _EncoderState, output: Path) -> None:
                 bar.update(len(docs))
                 done += len(docs)
                 continue
-            dense, sparse = [], []
-            for start in range(0, len(docs), args.batch_size):
-                batch = docs[start: start + args.batch_size]
-                out = state.encoder.encode([d.text for d in batch], is_query=False, batch_size=args.batch_size)
-                dense.extend(out.dense)
-                sparse.extend(out.sparse)
-                bar.update(len(batch))
+            from .encoder import encode_sorted  # batches of similar length, results in input order
+
+            out = encode_sorted(state.encoder, [d.text for d in docs], is_query=False, batch_size=args.batch_size,
+                                progress=bar.update)
+            dense, sparse = out.dense, out.sparse
             empty += writer.write_chunk(name, docs, sparse, dense)
             encoded += len(docs)
             done += len(docs)
