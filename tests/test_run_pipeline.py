@@ -161,3 +161,16 @@ def test_json_topics_round_trip(tmp_path):
 
     write_json_topics({"007": "a\tb  c", "x": "y"}, tmp_path / "t.json")
     assert read_topics(tmp_path / "t.json") == {"007": "a b c", "x": "y"}
+
+
+def test_a_count_check_names_the_missing_documents_and_why(tmp_path):
+    """Without the placeholder, Anserini skips a document with empty contents: the check says which."""
+    from pyserini_diffretriever.run import build_lucene
+
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    (collection / "docs.jsonl").write_text("".join(json.dumps({"id": d, "contents": t}) + "\n" for d, t in
+                                                   [("a", "ocean ship"), ("gone", ""), ("b", "lemon")]))
+    with pytest.raises(RuntimeError, match=r"2 documents indexed, the corpus has 3; missing: gone \(empty contents: "
+                                           r"Anserini skips empty documents\)"):
+        build_lucene(collection, tmp_path / "index", 3, 1, impact=False)
