@@ -70,8 +70,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     queries = read_queries(args.queries)
 
+    from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher  # first: it sets the classpath
     from jnius import autoclass
-    from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher
 
     boot = autoclass("java.lang.ModuleLayer").boot()
     system = autoclass("java.lang.System")
