@@ -65,8 +65,14 @@ lists of ~160 vectors), 8 probes reach only 0.982 and 16 reach 0.999: what count
 many vectors are scanned relative to k', hence the default ``nprobe``.
 
 ``max_rerank`` (search time)
-    Cap on the documents scored exactly per query; default ``None`` (stop on the bound only).
-    Each reranked document costs one gather of its K_p x H values from the store.
+    Cap on the documents scored exactly per query (never below ``k``: a search returns the
+    ``k`` hits asked for); default ``None`` (stop on the bound only). Each reranked document
+    costs one gather of its K_p x H values from the store.
+
+Exactly ``k`` hits: when the candidate set of a query holds fewer than ``k`` documents (and
+the collection holds ``k``), the query is searched again with ``k'`` and the lists scanned
+doubled, until it does (``plan_candidates``); an exhaustive search that still finds fewer
+raises ``ApproximateIndexError``.
 
 Threads: FAISS and torch each bring an OpenMP runtime whose threads spin after every
 parallel region; when the two alternate on few cores, ``OMP_WAIT_POLICY=PASSIVE`` (set before
@@ -344,17 +350,29 @@ class FaissCandidates:
         return cls(index, params, {k: v for k, v in record.items() if k not in ("build", "format_version")})
 
     # ------------------------------------------------------------------- search
-    def search(self, queries: np.ndarray, candidates: int, params: SearchParams) -> tuple[np.ndarray, np.ndarray]:
-        """``[T, H]`` query vectors -> similarities and row ids ``[T, candidates]`` (-1: none)."""
+    def search(self, queries: np.ndarray, candidates: int, params: SearchParams,
+               widen: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``[T, H]`` query vectors -> similarities and row ids ``[T, candidates]`` (-1: none).
+        ``widen``: multiply the lists scanned (IVF nprobe, HNSW ef_search) by this factor."""
         faiss = _faiss()
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if self.params.kind == "ivf":
             nlist = int(self.params.nlist or self.index.nlist)
-            nprobe = params.nprobe or default_nprobe(nlist, self.ntotal, candidates)
+            nprobe = (params.nprobe or default_nprobe(nlist, self.ntotal, candidates)) * widen
             search_params = faiss.SearchParametersIVF(nprobe=min(nprobe, nlist))
         else:
-            search_params = faiss.SearchParametersHNSW(efSearch=max(params.ef_search or candidates, candidates, 64))
+            search_params = faiss.SearchParametersHNSW(
+                efSearch=max(params.ef_search or candidates, candidates, 64) * widen)
         return self.index.search(queries, candidates, params=search_params)
+
+    def exhaustive(self, candidates: int, params: SearchParams, widen: int = 1) -> bool:
+        """Whether ``search`` with these settings retrieves every vector there is."""
+        if candidates < self.ntotal:
+            return False
+        if self.params.kind == "ivf":
+            nlist = int(self.params.nlist or self.index.nlist)
+            return (params.nprobe or default_nprobe(nlist, self.ntotal, candidates)) * widen >= nlist
+        return True
 
 
 def describe(params: BuildParams) -> str:
@@ -402,15 +420,11 @@ def approximate_search(vectors: np.ndarray, offsets: np.ndarray, candidates_inde
     lengths = np.diff(offsets)
     uniform = int(lengths[0]) if lengths.min() == lengths.max() else None
     started = time.perf_counter()
-    sims, rows = candidates_index.search(batch.matrix, kprime, params)
+    plans = plan_candidates(
+        lambda matrix, kp, widen: candidates_index.search(matrix, kp, params, widen),
+        lambda kp, widen: candidates_index.exhaustive(kp, params, widen),
+        offsets, batch, k, aggregate, kprime, int(vectors.shape[0]), params.max_rerank, uniform)
     faiss_done = time.perf_counter()
-    scale = np.where(aggregate == "mean", 1.0 / batch.counts, 1.0)
-    plans = []
-    for q in range(len(batch)):
-        lo, hi = int(batch.starts[q]), int(batch.starts[q + 1])
-        docs, bounds, outside = candidate_bounds(offsets, sims[lo:hi], rows[lo:hi], uniform)
-        order = np.lexsort((docs, -bounds))
-        plans.append(_Plan(docs[order], bounds[order] * scale[q], outside * scale[q], params.max_rerank))
     rerank(vectors, offsets, batch, plans, top, k, aggregate, params.rerank_chunk, device, uniform=uniform)
     if stats is not None:
         stats.seconds_faiss += faiss_done - started
@@ -421,6 +435,50 @@ def approximate_search(vectors: np.ndarray, offsets: np.ndarray, candidates_inde
             stats.reranked_docs.append(plan.done)
             stats.certified.append(bool(plan.next_bound() < kth and plan.outside < kth))
     return top.results()
+
+
+def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]],
+                    exhaustive: Callable[[int, int], bool], offsets: np.ndarray, batch: QueryBatch, k: int,
+                    aggregate: str, kprime: int, n_rows: int, max_rerank: int | None = None,
+                    uniform: int | None = None) -> list["_Plan"]:
+    """Candidate documents of every query, in decreasing bound order (shared by the
+    approximate and the compressed search).
+
+    ``search(matrix, k', widen)`` returns the ``[T, k']`` similarities and row ids of the
+    query vectors ``matrix``; ``exhaustive(k', widen)`` says whether such a search retrieves
+    every row. A query whose candidate set holds fewer than ``k`` documents (when the
+    collection has ``k``) is searched again with ``k'`` and the lists scanned both doubled,
+    until it has enough; if even an exhaustive search does not find them, this raises:
+    a search never returns fewer hits than asked for without saying so.
+    """
+    n_docs = len(offsets) - 1
+    need = min(k, n_docs)
+    scale = np.where(aggregate == "mean", 1.0 / batch.counts, 1.0)
+    plans: list[_Plan | None] = [None] * len(batch)
+    todo = np.arange(len(batch))
+    widen = 1
+    while len(todo):
+        spans = [(int(batch.starts[q]), int(batch.starts[q + 1])) for q in todo]
+        rows_wanted = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+        sims, rows = search(batch.matrix[rows_wanted], kprime, widen)
+        short, at = [], 0
+        for q, (lo, hi) in zip(todo, spans):
+            n = hi - lo
+            docs, bounds, outside = candidate_bounds(offsets, sims[at: at + n], rows[at: at + n], uniform)
+            at += n
+            if len(docs) < need:
+                short.append((q, len(docs)))
+                continue
+            order = np.lexsort((docs, -bounds))
+            plans[q] = _Plan(docs[order], bounds[order] * scale[q], outside * scale[q], max_rerank, need)
+        if short and exhaustive(kprime, widen):
+            q, found = short[0]
+            raise ApproximateIndexError(
+                f"query {q}: an exhaustive candidate search found {found} documents, {need} were asked for "
+                f"(the index holds {n_docs}); the index does not cover the store: rebuild it")
+        todo = np.array([q for q, _ in short], dtype=np.int64)
+        kprime, widen = min(n_rows, 2 * kprime), 2 * widen
+    return plans  # type: ignore[return-value]
 
 
 def candidate_bounds(offsets: np.ndarray, sims: np.ndarray, rows: np.ndarray,
@@ -459,11 +517,14 @@ class _Plan:
     bounds: np.ndarray
     outside: float
     max_rerank: int | None
+    need: int = 0  # documents that must be scored whatever max_rerank says (the k asked for)
     done: int = 0
 
     @property
     def limit(self) -> int:
-        return len(self.docs) if self.max_rerank is None else min(len(self.docs), self.max_rerank)
+        if self.max_rerank is None:
+            return len(self.docs)
+        return min(len(self.docs), max(self.max_rerank, self.need))
 
     def next_bound(self) -> float:
         return float(self.bounds[self.done]) if self.done < len(self.docs) else -np.inf
@@ -511,7 +572,8 @@ def score_groups(vectors: np.ndarray, offsets: np.ndarray, batch: QueryBatch, gr
     device = torch.device(device)
     out: list[np.ndarray] = [None] * len(groups)  # type: ignore[list-item]
     dim = vectors.shape[1]
-    source = _source_tensor(vectors)
+    decoded = isinstance(vectors, RowSource)  # rows decoded from codes (the compressed index)
+    source = None if decoded else _source_tensor(vectors)
     kmax = int(batch.counts.max())
     gather_buffer: torch.Tensor | None = None
     float_buffer: torch.Tensor | None = None
@@ -535,17 +597,20 @@ def score_groups(vectors: np.ndarray, offsets: np.ndarray, batch: QueryBatch, gr
             doc_index[g, len(docs):] = docs[0] if len(docs) else 0
             lo, hi = int(batch.starts[q]), int(batch.starts[q + 1])
             queries[g, : hi - lo] = batch.matrix[lo:hi]
-        if uniform is not None:  # gather whole documents: rows of a [n_docs, L * H] view
+        if uniform is not None and not decoded:  # gather whole documents: rows of a [n_docs, L * H] view
             index, table = doc_index.reshape(-1), source.view(-1, uniform * dim)
         else:  # gather rows, each document padded to `longest` by repeating its last row
             first_row, last_row = offsets[doc_index], offsets[doc_index + 1] - 1
             index = np.minimum(first_row[..., None] + np.arange(longest), last_row[..., None]).reshape(-1)
             table = source
         n_elements = n_groups * width * longest * dim
-        if gather_buffer is None or gather_buffer.numel() < n_elements:
-            gather_buffer = torch.empty(n_elements, dtype=source.dtype)
-        gathered = gather_buffer[:n_elements].view(len(index), table.shape[1])
-        torch.index_select(table, 0, torch.from_numpy(np.ascontiguousarray(index)), out=gathered)
+        if decoded:
+            gathered = vectors.decode_rows(np.ascontiguousarray(index))
+        else:
+            if gather_buffer is None or gather_buffer.numel() < n_elements:
+                gather_buffer = torch.empty(n_elements, dtype=source.dtype)
+            gathered = gather_buffer[:n_elements].view(len(index), table.shape[1])
+            torch.index_select(table, 0, torch.from_numpy(np.ascontiguousarray(index)), out=gathered)
         if gathered.dtype != torch.float32 or device.type != "cpu":
             if float_buffer is None or float_buffer.numel() < n_elements or float_buffer.device != device:
                 float_buffer = torch.empty(n_elements, dtype=torch.float32, device=device)
@@ -565,6 +630,18 @@ def score_groups(vectors: np.ndarray, offsets: np.ndarray, batch: QueryBatch, gr
             out[start + g] = values.astype(np.float32, copy=False)
         start = end
     return out
+
+
+class RowSource:
+    """Rows that are not in memory as a matrix but decoded on demand (the compressed
+    index's codes): ``shape`` ``(n_rows, dim)`` and ``decode_rows(rows)``, a float32
+    ``[len(rows), dim]`` tensor. ``score_groups`` and ``rerank`` take one in place of the
+    vector matrix."""
+
+    shape: tuple[int, int]
+
+    def decode_rows(self, rows: np.ndarray):  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 def _source_tensor(vectors: np.ndarray):

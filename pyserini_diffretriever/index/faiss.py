@@ -3,10 +3,16 @@ approximate MaxSim search (``pyserini_diffretriever.search.faiss --approximate``
 
     python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense
     python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense --kind hnsw --storage flat
+    python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense --compress [--codec OPQ32,IVF1024,PQ32]
 
 Writes ``faiss.index`` and ``faiss.json`` (build parameters and the store it was built on)
 into the store folder. Every passage vector of the store is one FAISS entry; see
 ``pyserini_diffretriever.dense.approximate`` for the parameters and their trade-offs.
+
+``--compress`` instead builds the compressed index (``DIR/compressed/``: every vector as a
+FAISS code, searched without the float16 store; ``pyserini_diffretriever.dense.compressed``),
+streaming the store in chunks (resumable: run the same command again after an interruption);
+``--remove-store`` then deletes the float16 vectors.
 """
 from __future__ import annotations
 
@@ -41,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=None, help="threads for FAISS and torch (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training sample and k-means")
     parser.add_argument("--force", action="store_true", help="rebuild even when a FAISS index is already there")
+    comp = parser.add_argument_group("compressed index (--compress)")
+    comp.add_argument("--compress", action="store_true",
+                      help="build the compressed index DIR/compressed (codes only; searched without the float16 store)")
+    comp.add_argument("--codec", default=None,
+                      help="FAISS index_factory string of the codec, e.g. OPQ32,IVF1024,PQ32 or IVF1024,RQ8x8 "
+                           "(default: by dimension, see README 'Compressed dense index')")
+    comp.add_argument("--memory-gb", type=float, default=2.0, help="bound on the vectors held in memory while encoding")
+    comp.add_argument("--chunk-rows", type=int, default=None, help="rows encoded per chunk, the unit of resume (default: from --memory-gb)")
+    comp.add_argument("--remove-store", action="store_true",
+                      help="delete the float16 vectors.npy after compressing (--rerank-exact then is unavailable)")
     return parser
 
 
@@ -50,7 +66,7 @@ def main(argv=None) -> int:
     from ..dense.store import DenseStoreError
 
     try:
-        return run(args)
+        return compress(args) if args.compress else run(args)
     except (DenseStoreError, ApproximateIndexError, FileNotFoundError, ValueError) as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line
         return 2
@@ -92,6 +108,33 @@ def run(args) -> int:
     index.save(root)
     print(f"{describe(built.params)} over {n_vectors} vectors of {len(index)} documents -> {root / INDEX_FILE} "
           f"({time.time() - started:.1f} s)")
+    return 0
+
+
+def compress(args) -> int:
+    from ..dense.approximate import set_threads
+    from ..dense.compressed import CompressParams, build_compressed, describe, folder_bytes, STORE_FILES, INDEX_FILES
+    from ..dense.store import DenseStore
+    from ..search.faiss import resolve_store_dir
+    import json
+
+    root = resolve_store_dir(args.index)
+    set_threads(args.threads)
+    store = DenseStore.open(root)
+    params = CompressParams(codec=args.codec, train_size=args.train_size, seed=args.seed, memory_gb=args.memory_gb,
+                            chunk_rows=args.chunk_rows)
+    started = time.time()
+    with tqdm(total=int(store.vectors.shape[0]), unit="vec", unit_scale=True, desc="compress") as bar:
+        out = build_compressed(root, params, progress=bar.update, log=tqdm.write, force=args.force)
+    store_bytes = folder_bytes(root, STORE_FILES)
+    index_bytes = folder_bytes(out, INDEX_FILES)
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    print(f"{describe(meta)} over {store.vectors.shape[0]} vectors of {len(store)} documents -> {out}: "
+          f"{index_bytes / 1e6:.1f} MB, {store_bytes / index_bytes:.2f}x smaller than the store "
+          f"({time.time() - started:.1f} s)")
+    if args.remove_store:
+        (root / "vectors.npy").unlink()
+        print(f"removed {root / 'vectors.npy'} (search uses {out}; --rerank-exact is no longer available)")
     return 0
 
 

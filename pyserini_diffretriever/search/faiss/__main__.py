@@ -6,7 +6,9 @@ dense store, writing a TREC run. Flags are named as in ``python -m pyserini.sear
 
 Exact MaxSim by default; ``--approximate`` uses the FAISS index built by
 ``python -m pyserini_diffretriever.index.faiss --index DIR`` (candidates per query vector,
-then exact rerank).
+then exact rerank). When the index folder holds a compressed index (``--compress`` of
+``index.faiss``), it is searched from the codes alone; ``--rerank-exact N`` re-scores the
+top hits from the float16 store, ``--no-compressed`` searches the store instead.
 """
 from __future__ import annotations
 
@@ -64,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="IVF lists scanned per query vector (default: enough to scan ~8 k' vectors, at least 8); "
                              "more: higher recall, proportionally slower")
     approx.add_argument("--ef-search", type=int, default=None, help="HNSW search breadth (default max(k', 64))")
-    approx.add_argument("--max-rerank", type=int, default=None, help="cap on documents scored exactly per query")
+    approx.add_argument("--max-rerank", type=int, default=None,
+                        help="cap on documents scored per query (never below --hits)")
+    comp = parser.add_argument_group("compressed index (DIR/compressed, used when present)")
+    comp.add_argument("--rerank-exact", type=int, default=None, metavar="N",
+                      help="re-score the compressed top max(N, hits) exactly from the float16 store and return "
+                           "exact scores (needs the store's vectors.npy)")
+    comp.add_argument("--no-compressed", action="store_true",
+                      help="search the float16 store even when a compressed index is there")
     return parser
 
 
@@ -72,6 +81,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from ...config import ConfigError
     from ...dense.approximate import ApproximateIndexError
+    from ...dense.compressed import CompressedIndexError
     from ...dense.maxsim import MaxSimError
     from ...dense.store import DenseStoreError
     from ...topics import TopicsError
@@ -79,7 +89,7 @@ def main(argv=None) -> int:
 
     try:
         return run(args)
-    except (ConfigError, DenseStoreError, ApproximateIndexError, MaxSimError, TopicsError, EncoderMismatchError,
+    except (ConfigError, DenseStoreError, ApproximateIndexError, CompressedIndexError, MaxSimError, TopicsError, EncoderMismatchError,
             FileNotFoundError, NotADirectoryError, ValueError) as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line
         return 2
@@ -111,13 +121,14 @@ def run(args) -> int:
     started = time.time()
     searcher = MultiVectorSearcher(store_dir, args.encoder, approximate=args.approximate, params=params,
                                    aggregate=args.aggregate, device=_maxsim_device(args.device),
-                                   encoder_overrides={k: v for k, v in overrides.items() if v is not None})
+                                   encoder_overrides={k: v for k, v in overrides.items() if v is not None},
+                                   compressed=False if args.no_compressed else None, rerank_exact=args.rerank_exact)
     qids = list(topics)
     depth = args.hits + 1 if args.remove_query else args.hits
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
-    mode = "approximate" if args.approximate else "exact"
+    mode = ("compressed" if searcher.compressed else "approximate" if args.approximate else "exact")
     with open(tmp, "w", encoding="utf-8") as out, \
             tqdm(total=len(qids), unit="query", desc=f"search ({mode} MaxSim, {len(searcher)} docs)") as bar:
         for start in range(0, len(qids), args.batch_size):

@@ -1,0 +1,108 @@
+"""Compressed dense index on REAL vectors: nDCG@10 of compressed-only search vs exact MaxSim
+over the float16 store, per codec, on encoded shared collections (the trade-off table of the
+README's "Compressed dense index" section).
+
+    .venv/bin/python benchmarks/bench_compress_real.py --encoded /tmp/e13 \\
+        --collections scifact:train scifact:test cranfield:test cisi:test \\
+        --codecs IVF256,PQ32x7 IVF256,PQ32 IVF256,PQ64x6 IVF256,PQ64
+
+``--encoded DIR`` holds ``DIR/<name>/dense`` (``python -m pyserini_diffretriever.encode
+--corpus ../shared/data/<name>/corpus.jsonl --encoder diffretriever-default --output
+DIR/<name>``). Queries are encoded here once (cached in ``DIR/<name>/queries.<split>.npz``).
+Each codec is built into ``DIR/<name>/compressed-<codec>/``. Prints one JSON object last.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyserini_diffretriever.dense.compressed import (  # noqa: E402
+    INDEX_FILES, STORE_FILES, CompressedIndex, CompressParams, build_compressed, folder_bytes,
+)
+from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
+from pyserini_diffretriever.dense.store import DenseStore  # noqa: E402
+from pyserini_diffretriever.evaluation import evaluate  # noqa: E402
+from pyserini_diffretriever.topics import beir_split  # noqa: E402
+
+K = 100
+
+
+def query_vectors(encoded: Path, data: Path, name: str, split: str, encoder_name: str):
+    cache = encoded / name / f"queries.{split}.npz"
+    topics, qrels = beir_split(data / name, split)
+    qids = list(topics)
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if list(z["qids"]) == qids:
+                return qids, np.split(z["vectors"], np.cumsum(z["lengths"])[:-1]), qrels
+    from pyserini_diffretriever.config import load_config
+    from pyserini_diffretriever.encode.factory import build_encoder
+
+    encoder = build_encoder(load_config(encoder_name))
+    vectors = encoder.encode([topics[q] for q in qids], is_query=True).dense
+    lengths = np.array([len(v) for v in vectors])
+    np.savez(cache, qids=np.array(qids), vectors=np.concatenate(vectors).astype(np.float32), lengths=lengths)
+    return qids, vectors, qrels
+
+
+def run_of(hits, qids, docids):
+    return {q: {docids[i]: float(s) for i, s in zip(h.indices, h.scores)} for q, h in zip(qids, hits)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--encoded", required=True)
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--encoder", default="diffretriever-default")
+    parser.add_argument("--collections", nargs="+", default=["scifact:train", "scifact:test", "cranfield:test", "cisi:test"])
+    parser.add_argument("--codecs", nargs="+", required=True)
+    parser.add_argument("--rerank-exact", type=int, default=None)
+    args = parser.parse_args()
+    encoded, data = Path(args.encoded), Path(args.data)
+    rows = []
+    for entry in args.collections:
+        name, split = entry.split(":")
+        store = DenseStore.open(encoded / name / "dense")
+        qids, queries, qrels = query_vectors(encoded, data, name, split, args.encoder)
+        exact = exact_search(store.vectors, store.offsets, queries, k=K, docids=store.docids)
+        base = evaluate(run_of(exact, qids, store.docids), qrels)
+        store_bytes = folder_bytes(store.root, STORE_FILES)
+        print(f"{name} {split}: {len(qids)} queries, exact nDCG@10 {base['ndcg_cut_10']:.4f}", flush=True)
+        for codec in args.codecs:
+            out = encoded / name / f"compressed-{codec.replace(',', '_')}"
+            t0 = time.time()
+            build_compressed(store.root, CompressParams(codec=codec), output=out)
+            built = time.time() - t0
+            index = CompressedIndex.load(out, store=False)
+            index.store = store  # rerank source (the store is not the folder's parent here)
+            t0 = time.time()
+            hits = index.search_hits(queries, k=K, rerank_exact=args.rerank_exact)
+            ms = 1000 * (time.time() - t0) / len(qids)
+            metrics = evaluate(run_of(hits, qids, store.docids), qrels)
+            recall = float(np.mean([len(set(a.indices.tolist()) & set(b.indices.tolist())) / max(1, len(b.indices))
+                                    for a, b in zip(hits, exact)]))
+            row = {"collection": name, "split": split, "codec": codec,
+                   "bytes_per_vector": int(index.meta["compressed"]["code_size"]),
+                   "ratio": round(store_bytes / index.nbytes, 2), "recall_at_100_vs_exact": round(recall, 4),
+                   "ndcg10_exact": round(base["ndcg_cut_10"], 4), "ndcg10": round(metrics["ndcg_cut_10"], 4),
+                   "delta_ndcg10": round(metrics["ndcg_cut_10"] - base["ndcg_cut_10"], 4),
+                   "ms_per_query": round(ms, 2), "build_seconds": round(built, 1)}
+            rows.append(row)
+            print("  " + " ".join(f"{k}={v}" for k, v in row.items() if k not in ("collection", "split")), flush=True)
+    print(json.dumps({"rows": rows, "rerank_exact": args.rerank_exact}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

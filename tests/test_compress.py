@@ -1,0 +1,236 @@
+"""The compressed dense index (dense/compressed.py) and the exact-k guarantee of the searches
+over codes (approximate and compressed)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pyserini_diffretriever.dense.approximate import (
+    BuildParams, FaissCandidates, SearchParams, approximate_search,
+)
+from pyserini_diffretriever.dense.compressed import (
+    CODES_FILE, CODEC_FILE, CompressedIndex, CompressedIndexError, CompressParams, build_compressed,
+    default_codec,
+)
+from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
+from pyserini_diffretriever.dense.store import DenseStore, write_store
+from pyserini_diffretriever.dense.synthetic import synthetic_collection
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """FAISS on one thread here: small training jobs are many short parallel regions, which
+    stall on a shared, oversubscribed CPU; the results do not depend on the thread count."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+def recall(hits, reference, k):
+    return float(np.mean([len(set(a.indices[:k].tolist()) & set(b.indices[:k].tolist())) / k
+                          for a, b in zip(hits, reference)]))
+
+
+@pytest.fixture(scope="module")
+def collection():
+    return synthetic_collection(800, kp=(4, 10), kq=4, dim=64, n_topics=30, n_queries=16, seed=3)
+
+
+def make_store(root: Path, c, meta=None) -> Path:
+    lengths = np.diff(c.offsets)
+    write_store(root, [(c.vectors, lengths, c.docids)], len(c.vectors), c.vectors.shape[1],
+                meta or {"encoder": "synthetic"}, "float16")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, collection):
+    store = make_store(tmp_path_factory.mktemp("compress") / "dense", collection)
+    out = build_compressed(store, CompressParams(codec="IVF32,PQ32"))
+    return store, out
+
+
+def test_codec_round_trip_sq8_within_half_a_step(collection, tmp_path):
+    # SQ8 (no IVF): each component is stored in 256 steps of the trained per-dimension range,
+    # so decode(encode(x)) is within one step of x for the training vectors
+    store = make_store(tmp_path / "dense", collection)
+    out = build_compressed(store, CompressParams(codec="SQ8", train_size=len(collection.vectors)))
+    index = CompressedIndex.load(out, store=False)
+    x = DenseStore.open(store).vectors.astype(np.float32)
+    decoded = index.rows.decode_rows(np.arange(len(x))).numpy()
+    step = (x.max(axis=0) - x.min(axis=0)) / 255
+    assert np.all(np.abs(decoded - x) <= step + 1e-6)
+    assert index.meta["compressed"]["code_size"] == 64
+
+
+def test_codec_round_trip_pq_relative_error(built):
+    store, out = built
+    index = CompressedIndex.load(out, store=False)
+    x = DenseStore.open(store).vectors.astype(np.float32)
+    decoded = index.rows.decode_rows(np.arange(len(x))).numpy()
+    relative = np.sum((decoded - x) ** 2, axis=1) / np.sum(x ** 2, axis=1)
+    # IVF32 + PQ32 of the residual (2 dimensions per byte) on unit vectors
+    assert 0 < float(relative.mean()) < 0.1
+    # the codes decoded by the search equal FAISS's standalone decoder on codes.npy
+    codec_codes = np.load(out / CODES_FILE)
+    import faiss
+
+    codec = faiss.read_index(str(out / CODEC_FILE))
+    np.testing.assert_allclose(codec.sa_decode(codec_codes[:50]), decoded[:50], atol=1e-6)
+
+
+def test_compressed_search_recall_and_exact_k(built, collection):
+    store, out = built
+    index = CompressedIndex.load(out)
+    exact = exact_search(collection.vectors, collection.offsets, collection.queries, k=100, docids=collection.docids)
+    hits = index.search_hits(collection.queries, k=100)
+    assert [len(h.indices) for h in hits] == [100] * len(hits)
+    assert recall(hits, exact, 100) >= 0.95  
+    reranked = index.search_hits(collection.queries, k=100, rerank_exact=400)
+    assert recall(reranked, exact, 100) >= 0.99
+
+
+def test_rerank_exact_reports_exact_scores(built, collection):
+    store, out = built
+    index = CompressedIndex.load(out)
+    vectors = DenseStore.open(store).vectors
+    hits = index.search_hits(collection.queries[:4], k=20, rerank_exact=50)
+    for query, h in zip(collection.queries[:4], hits):
+        reference = brute_force_scores(vectors, collection.offsets, query)
+        np.testing.assert_allclose(h.scores, reference[h.indices], rtol=1e-5, atol=1e-5)
+        assert np.all(np.diff(h.scores) <= 0)
+
+
+def test_exactly_k_hits_when_candidates_are_few(built, collection):
+    # 4 candidate vectors per query vector cover far fewer than 200 documents: both searches
+    # widen until 200 documents are scored
+    store, out = built
+    index = CompressedIndex.load(out)
+    few = SearchParams(candidates=4, nprobe=1)
+    hits = index.search_hits(collection.queries, k=200, params=few)
+    assert [len(h.indices) for h in hits] == [200] * len(hits)
+    faiss_index = FaissCandidates.build(collection.vectors, BuildParams(nlist=16))
+    approx = approximate_search(collection.vectors, collection.offsets, faiss_index, collection.queries, k=200,
+                                params=SearchParams(candidates=4, nprobe=1, max_rerank=10), docids=collection.docids)
+    assert [len(h.indices) for h in approx] == [200] * len(approx)
+    # every document asked for: the whole collection
+    everything = index.search_hits(collection.queries[:2], k=len(collection.docids), params=few)
+    assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
+
+
+def test_chunked_build_equals_in_memory_build(tmp_path, collection, built):
+    store, reference = built
+    n = len(collection.vectors)
+    chunked = build_compressed(store, CompressParams(codec="IVF32,PQ32", chunk_rows=97), output=tmp_path / "c")
+    whole = build_compressed(store, CompressParams(codec="IVF32,PQ32", chunk_rows=n), output=tmp_path / "w")
+    assert json.loads((chunked / "meta.json").read_text())["compressed"]["chunk_rows"] == 97
+    np.testing.assert_array_equal(np.load(chunked / CODES_FILE), np.load(whole / CODES_FILE))
+    np.testing.assert_array_equal(np.load(chunked / CODES_FILE), np.load(reference / CODES_FILE))
+
+
+def test_interrupted_build_resumes(tmp_path, collection, built):
+    store, reference = built
+    params = CompressParams(codec="IVF32,PQ32", chunk_rows=500)
+    seen = []
+
+    def stop_after_three(rows):
+        seen.append(rows)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_compressed(store, params, output=tmp_path / "r", progress=stop_after_three)
+    with pytest.raises(CompressedIndexError, match="did not finish"):
+        CompressedIndex.load(tmp_path / "r")
+    with pytest.raises(CompressedIndexError, match="other settings"):
+        build_compressed(store, CompressParams(codec="IVF32,PQ32", chunk_rows=400), output=tmp_path / "r")
+    logs, resumed = [], []
+    build_compressed(store, params, output=tmp_path / "r", progress=resumed.append, log=logs.append)
+    assert any("resuming: 3 of" in line for line in logs)
+    n = len(collection.vectors)
+    assert resumed[0] == 1500 and sum(resumed) == n  # the first call reports what was already done
+    np.testing.assert_array_equal(np.load(tmp_path / "r" / CODES_FILE), np.load(reference / CODES_FILE))
+
+
+def test_truncated_and_unusable_files(tmp_path, built):
+    store, out = built
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in out.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    data = (copy / CODES_FILE).read_bytes()
+    (copy / CODES_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CompressedIndexError, match="codes.npy is truncated or corrupt"):
+        CompressedIndex.load(copy)
+    (copy / CODES_FILE).write_bytes(data)
+    codec = (copy / CODEC_FILE).read_bytes()
+    (copy / CODEC_FILE).write_bytes(codec[: len(codec) // 3])
+    with pytest.raises(CompressedIndexError, match="codec.faiss cannot be read"):
+        CompressedIndex.load(copy)
+    with pytest.raises(CompressedIndexError, match="holds no compressed index"):
+        CompressedIndex.load(tmp_path / "nothing")
+    with pytest.raises(CompressedIndexError, match="is not a FAISS index_factory string"):
+        build_compressed(store, CompressParams(codec="NOPE12"), output=tmp_path / "bad")
+
+
+def test_mismatched_query_encoder_is_refused(tmp_path, collection):
+    from pyserini_diffretriever.config import load_config
+    from pyserini_diffretriever.search.faiss import EncoderMismatchError, check_encoder
+
+    config = load_config("diffretriever-default")
+    record = dict(config.record(), kp=config.kp + 1)
+    store = make_store(tmp_path / "dense", collection, {"encoder": "other", "config": record, "kp": config.kp + 1,
+                                                        "checkpoint_fingerprint": "0" * 64})
+    out = build_compressed(store, CompressParams(codec="IVF16,PQ8"))
+    index = CompressedIndex.load(out)
+    assert index.meta["encoder"] == "other"  # the encoder record travels with the codes
+    with pytest.raises(EncoderMismatchError, match="kp"):
+        check_encoder(index.meta, config, store=out)
+
+
+def test_default_codecs_by_dimension():
+    from pyserini_diffretriever.dense.compressed import codec_bytes
+
+    assert default_codec(128, 166_000) == "IVF512,PQ32"
+    assert codec_bytes("IVF512,PQ32", 128) == 2 + 32  # the list number, then one byte per 4 dimensions
+    assert default_codec(768, 16_000_000) == "IVF4096,PQ96"
+    assert default_codec(3584, 1_600_000) == "IVF1024,PQ448"
+    assert default_codec(4096, 100_000) == "IVF256,PQ512"
+
+
+@pytest.mark.skipif(not (SHARED / "scifact" / "corpus.jsonl").is_file(), reason="../shared/data/scifact absent")
+def test_real_vectors_recall_at_default_settings(tmp_path):
+    """The default encoder on a sample of SciFact: approximate search (defaults) and the
+    compressed search with --rerank-exact find >= 99% of exact MaxSim's top 100."""
+    from pyserini_diffretriever.config import load_config
+    from pyserini_diffretriever.encode.factory import build_encoder
+
+    lines = (SHARED / "scifact" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
+    docs = [json.loads(line) for line in lines]
+    queries = [json.loads(line)["text"] for line in
+               (SHARED / "scifact" / "queries.jsonl").read_text(encoding="utf-8").splitlines()[:12]]
+    encoder = build_encoder(load_config("diffretriever-default"))
+    doc_vectors = encoder.encode([(d["title"] + " " + d["text"]).strip() for d in docs]).dense
+    query_vectors = encoder.encode(queries, is_query=True).dense
+    lengths = np.array([len(v) for v in doc_vectors])
+    matrix = np.concatenate(doc_vectors).astype(np.float32)
+    docids = [d["_id"] for d in docs]
+    store = tmp_path / "dense"
+    write_store(store, [(matrix, lengths, docids)], len(matrix), matrix.shape[1], {"encoder": "default"}, "float16")
+    opened = DenseStore.open(store)
+    exact = exact_search(opened.vectors, opened.offsets, query_vectors, k=100, docids=docids)
+    faiss_index = FaissCandidates.build(opened.vectors)
+    approx = approximate_search(opened.vectors, opened.offsets, faiss_index, query_vectors, k=100, docids=docids)
+    assert [len(h.indices) for h in approx] == [100] * len(approx)
+    assert recall(approx, exact, 100) >= 0.99
+    index = CompressedIndex.load(build_compressed(store, CompressParams()))
+    reranked = index.search_hits(query_vectors, k=100, rerank_exact=300)
+    assert recall(reranked, exact, 100) >= 0.99
