@@ -61,6 +61,12 @@ bench-encode: $(STAMP)
 bench-maxsim: $(STAMP)
 	$(PY) benchmarks/bench_maxsim.py
 
+# Compressed dense index (issue 13): 1M docs x 16 x 768 synthetic store built on disk in chunks
+# (24.6 GB float16; needs ~30 GB free), plus 100k x 16 x 3584. BENCH_COMPRESS_ARGS="--docs 20000" for less.
+.PHONY: bench-compress
+bench-compress: $(STAMP)
+	$(PY) benchmarks/bench_compress.py $(BENCH_COMPRESS_ARGS)
+
 # The 7-8B path on a CUDA device (issue 10): Dream/LLaDA-width random checkpoints, bf16 and fp32 vs
 # CPU fp32, passages/s and queries/s, exact MaxSim GPU vs CPU; says so and exits 0 without CUDA.
 # GPU_CHECK_ARGS="--device cpu --small" runs the same code at small widths on a CPU.
