@@ -199,8 +199,8 @@ def test_mismatched_query_encoder_is_refused(tmp_path, collection):
 def test_default_codecs_by_dimension():
     from pyserini_diffretriever.dense.compressed import codec_bytes
 
-    assert default_codec(128, 166_000) == "IVF512,PQ32"
-    assert codec_bytes("IVF512,PQ32", 128) == 2 + 32  # the list number, then one byte per 4 dimensions
+    assert default_codec(128, 166_000) == "IVF512,PQ64x7"
+    assert codec_bytes("IVF512,PQ64x7", 128) == 2 + 56  # the list number, then 64 codes of 7 bits
     assert default_codec(768, 16_000_000) == "IVF4096,PQ96"
     assert default_codec(3584, 1_600_000) == "IVF1024,PQ448"
     assert default_codec(4096, 100_000) == "IVF256,PQ512"
@@ -232,5 +232,5 @@ def test_real_vectors_recall_at_default_settings(tmp_path):
     assert [len(h.indices) for h in approx] == [100] * len(approx)
     assert recall(approx, exact, 100) >= 0.99
     index = CompressedIndex.load(build_compressed(store, CompressParams()))
-    reranked = index.search_hits(query_vectors, k=100, rerank_exact=300)
+    reranked = index.search_hits(query_vectors, k=100, rerank_exact=150)
     assert recall(reranked, exact, 100) >= 0.99
