@@ -29,8 +29,10 @@ def test_very_long_text_is_truncated(checkpoints):
 
 
 def test_k_zero_and_bad_options_are_refused():
-    with pytest.raises(ConfigError, match="kq must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match="kq must be a positive integer or auto, got 0"):
         load_config("diffretriever-splade-tiny", kq=0)
+    with pytest.raises(ConfigError, match="kp must be a positive integer, got 0"):
+        load_config("diffretriever-splade-tiny", kp=0)
     with pytest.raises(ConfigError, match="pooling 'max' is not one of"):
         EncoderConfig(backbone="mlm", checkpoint="x", pooling="max")
     with pytest.raises(ConfigError, match="unknown encoder option"):
