@@ -19,27 +19,12 @@ from pathlib import Path
 import torch
 import yaml
 
+from ..backbones.release import remote_name
 from ..config import EncoderConfig
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
 SKIPPED_FILES = {"config.json", "model.safetensors.index.json", "pytorch_model.bin.index.json"}
 SHARD_BYTES = 4 << 30
-
-# transformers Llama names -> LLaDA's OLMo-style names (the inverse of the loader's key mapping).
-LLADA_EXPORT_NAMES = [
-    (r"^model\.embed_tokens\.", "model.transformer.wte."),
-    (r"^model\.norm\.", "model.transformer.ln_f."),
-    (r"^lm_head\.", "model.transformer.ff_out."),
-    (r"^model\.layers\.(\d+)\.input_layernorm\.", r"model.transformer.blocks.\1.attn_norm."),
-    (r"^model\.layers\.(\d+)\.post_attention_layernorm\.", r"model.transformer.blocks.\1.ff_norm."),
-    (r"^model\.layers\.(\d+)\.self_attn\.q_proj\.", r"model.transformer.blocks.\1.q_proj."),
-    (r"^model\.layers\.(\d+)\.self_attn\.k_proj\.", r"model.transformer.blocks.\1.k_proj."),
-    (r"^model\.layers\.(\d+)\.self_attn\.v_proj\.", r"model.transformer.blocks.\1.v_proj."),
-    (r"^model\.layers\.(\d+)\.self_attn\.o_proj\.", r"model.transformer.blocks.\1.attn_out."),
-    (r"^model\.layers\.(\d+)\.mlp\.gate_proj\.", r"model.transformer.blocks.\1.ff_proj."),
-    (r"^model\.layers\.(\d+)\.mlp\.up_proj\.", r"model.transformer.blocks.\1.up_proj."),
-    (r"^model\.layers\.(\d+)\.mlp\.down_proj\.", r"model.transformer.blocks.\1.ff_out."),
-]
 
 
 def copy_side_files(source: Path, target: Path) -> None:
@@ -51,11 +36,13 @@ def copy_side_files(source: Path, target: Path) -> None:
 
 
 def _llada_name(name: str) -> str:
-    for pattern, replacement in LLADA_EXPORT_NAMES:
-        renamed, count = re.subn(pattern, replacement, name)
-        if count:
-            return renamed
-    raise ValueError(f"no LLaDA name for weight {name}")
+    """A native (transformers Llama) weight name in LLaDA's OLMo-style naming: the module part is
+    mapped with the release loader's table (the inverse of the loader's key mapping)."""
+    module, _, leaf = name.rpartition(".")
+    renamed = remote_name(module, "llada")
+    if renamed is None:
+        raise ValueError(f"no LLaDA name for weight {name}")
+    return f"{renamed}.{leaf}"
 
 
 def save_checkpoint(backbone, base_checkpoint: Path, target: str | Path, kind: str) -> Path:
