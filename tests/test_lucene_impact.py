@@ -559,8 +559,7 @@ def test_startup_hook_is_light():
     assert "PyseriniImportHook" in finders
     heavy = {"torch", "numpy", "yaml", "jnius", "jnius_config", "pyserini", "transformers", "dataclasses"}
     assert not heavy & set(modules)
-    # The old module name is imported only by a .pth written before the hook moved.
-    ours = {m for m in modules if m.startswith("pyserini_diffretriever")} - {"pyserini_diffretriever.pyserini_hook"}
+    ours = {m for m in modules if m.startswith("pyserini_diffretriever")}
     assert ours == {"pyserini_diffretriever", "pyserini_diffretriever.pyserini_bridge",
                     "pyserini_diffretriever.pyserini_bridge.hook"}
     off = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60,
