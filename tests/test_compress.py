@@ -126,6 +126,34 @@ def test_exactly_k_hits_when_candidates_are_few(built, collection):
     assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
 
 
+def test_candidate_documents_widen_to_a_multiple_of_k(built, collection):
+    # 8 rows per query vector reach few documents; candidate_docs=3 widens every query's
+    # candidate set to at least 3 k documents (the collection holds 800), and k=300 asks for
+    # more than 3 k of 800: then the search widens until it is exhaustive and keeps what it has
+    from pyserini_diffretriever.dense.approximate import ApproximateStats
+
+    store, out = built
+    index = CompressedIndex.load(out)
+    narrow, stats = SearchParams(candidates=8, nprobe=1, candidate_docs=1), ApproximateStats()
+    index.search_hits(collection.queries, k=20, params=narrow, stats=stats)
+    assert min(stats.candidate_docs) < 60  # without the rule: fewer than 3 k
+    stats = ApproximateStats()
+    hits = index.search_hits(collection.queries, k=20, params=SearchParams(candidates=8, nprobe=1, candidate_docs=3), stats=stats)
+    assert min(stats.candidate_docs) >= 60 and [len(h.indices) for h in hits] == [20] * len(hits)
+    stats = ApproximateStats()
+    hits = index.search_hits(collection.queries[:2], k=300, params=SearchParams(candidates=8, nprobe=1, candidate_docs=3), stats=stats)
+    assert [len(h.indices) for h in hits] == [300, 300] and min(stats.candidate_docs) >= 300
+    with pytest.raises(Exception, match="candidate_docs must be at least 1"):
+        SearchParams(candidate_docs=0.5).validate()
+
+
+def test_store_read_rows_equals_the_memory_map(built):
+    store, _ = built
+    opened = DenseStore.open(store)
+    np.testing.assert_array_equal(opened.read_rows(5, 905), np.asarray(opened.vectors[5:905], dtype=np.float32))
+    assert opened.read_rows(len(opened.vectors) - 3, len(opened.vectors) + 10).shape == (3, opened.dim)
+
+
 def test_chunked_build_equals_in_memory_build(tmp_path, collection, built):
     store, reference = built
     n = len(collection.vectors)

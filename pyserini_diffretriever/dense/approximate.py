@@ -158,6 +158,7 @@ class SearchParams:
     ef_search: int | None = None
     max_rerank: int | None = None
     rerank_chunk: int = 128
+    candidate_docs: float | None = None  # widen until a query has this many x k candidate docs; None: 1
 
     def validate(self) -> None:
         for name in ("candidates", "nprobe", "rerank_chunk"):
@@ -167,6 +168,8 @@ class SearchParams:
             raise ApproximateIndexError(f"ef_search must be positive, got {self.ef_search}")
         if self.max_rerank is not None and self.max_rerank < 1:
             raise ApproximateIndexError(f"max_rerank must be positive, got {self.max_rerank}")
+        if self.candidate_docs is not None and self.candidate_docs < 1:
+            raise ApproximateIndexError(f"candidate_docs must be at least 1 (a multiple of k), got {self.candidate_docs}")
 
 
 def default_candidates(k: int) -> int:
@@ -423,7 +426,8 @@ def approximate_search(vectors: np.ndarray, offsets: np.ndarray, candidates_inde
     plans = plan_candidates(
         lambda matrix, kp, widen: candidates_index.search(matrix, kp, params, widen),
         lambda kp, widen: candidates_index.exhaustive(kp, params, widen),
-        offsets, batch, k, aggregate, kprime, int(vectors.shape[0]), params.max_rerank, uniform)
+        offsets, batch, k, aggregate, kprime, int(vectors.shape[0]), params.max_rerank, uniform,
+        min_docs=math.ceil(k * (params.candidate_docs or 1)))
     faiss_done = time.perf_counter()
     rerank(vectors, offsets, batch, plans, top, k, aggregate, params.rerank_chunk, device, uniform=uniform)
     if stats is not None:
@@ -440,7 +444,7 @@ def approximate_search(vectors: np.ndarray, offsets: np.ndarray, candidates_inde
 def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]],
                     exhaustive: Callable[[int, int], bool], offsets: np.ndarray, batch: QueryBatch, k: int,
                     aggregate: str, kprime: int, n_rows: int, max_rerank: int | None = None,
-                    uniform: int | None = None) -> list["_Plan"]:
+                    uniform: int | None = None, min_docs: int | None = None) -> list["_Plan"]:
     """Candidate documents of every query, in decreasing bound order (shared by the
     approximate and the compressed search).
 
@@ -449,10 +453,14 @@ def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, n
     every row. A query whose candidate set holds fewer than ``k`` documents (when the
     collection has ``k``) is searched again with ``k'`` and the lists scanned both doubled,
     until it has enough; if even an exhaustive search does not find them, this raises:
-    a search never returns fewer hits than asked for without saying so.
+    a search never returns fewer hits than asked for without saying so. ``min_docs`` (at
+    least ``k``) widens the same way until a query has that many candidate documents (or
+    the search is exhaustive): with many vectors per document the k' nearest rows of a few
+    query vectors fall in few documents, too few to find the top k among.
     """
     n_docs = len(offsets) - 1
     need = min(k, n_docs)
+    want = min(n_docs, max(need, int(min_docs or 0)))
     scale = np.where(aggregate == "mean", 1.0 / batch.counts, 1.0)
     plans: list[_Plan | None] = [None] * len(batch)
     todo = np.arange(len(batch))
@@ -466,7 +474,7 @@ def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, n
             n = hi - lo
             docs, bounds, outside = candidate_bounds(offsets, sims[at: at + n], rows[at: at + n], uniform)
             at += n
-            if len(docs) < need:
+            if len(docs) < want and not (len(docs) >= need and exhaustive(kprime, widen)):
                 short.append((q, len(docs)))
                 continue
             order = np.lexsort((docs, -bounds))

@@ -55,6 +55,9 @@ from .store import DenseStore, DenseStoreError
 COMPRESSED_DIR = "compressed"
 CODEC_FILE, CODES_FILE, PROGRESS_FILE = "codec.faiss", "codes.npy", ".build.json"
 FORMAT_VERSION = 1
+# candidate documents per query, as a multiple of the hits asked for (SearchParams.candidate_docs):
+# chosen on SciFact train (README, "Compressed dense index")
+DEFAULT_CANDIDATE_DOCS = 4.0
 
 
 class CompressedIndexError(ValueError):
@@ -247,7 +250,7 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
         nlist = _nlist_of(codec) or 1
         train_size = min(n, params.train_size or max(65536, 64 * nlist))
         rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
-        sample = np.ascontiguousarray(store.vectors[rows], dtype=np.float32)
+        sample = store.read_sample(rows)
         index = _train(codec, sample, params, log)
         del sample
         faiss.write_index(index, str(out / f".{CODEC_FILE}.tmp"))
@@ -259,20 +262,27 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
         index = faiss.read_index(str(out / CODEC_FILE))
         if log:
             log(f"resuming: {done} of {math.ceil(n / chunk_rows)} chunks were encoded")
-    codes = np.load(out / CODES_FILE, mmap_mode="r+")
-    chunks = list(range(0, n, chunk_rows))
-    if progress is not None and done:
-        progress(min(n, done * chunk_rows))
-    for number in range(done, len(chunks)):
-        start = chunks[number]
-        block = np.ascontiguousarray(store.vectors[start: start + chunk_rows], dtype=np.float32)
-        codes[start: start + len(block)] = index.sa_encode(block)
-        codes.flush()
-        state = json.loads(progress_path.read_text(encoding="utf-8"))
-        _write_json(progress_path, dict(state, chunks_done=number + 1))
-        if progress is not None:
-            progress(len(block))
+    codes = np.load(out / CODES_FILE, mmap_mode="r")  # for its header offset and shape only
+    header, code_size = int(codes.offset), int(codes.shape[1])
     del codes
+    # chunks are written with plain writes, not through a writable memory map, whose dirty
+    # pages would count as this process's resident memory
+    with open(out / CODES_FILE, "r+b") as codes_file:
+        chunks = list(range(0, n, chunk_rows))
+        if progress is not None and done:
+            progress(min(n, done * chunk_rows))
+        for number in range(done, len(chunks)):
+            start = chunks[number]
+            block = store.read_rows(start, start + chunk_rows)
+            encoded = np.ascontiguousarray(index.sa_encode(block), dtype=np.uint8)
+            codes_file.seek(header + start * code_size)
+            codes_file.write(encoded.tobytes())
+            codes_file.flush()
+            os.fsync(codes_file.fileno())
+            state = json.loads(progress_path.read_text(encoding="utf-8"))
+            _write_json(progress_path, dict(state, chunks_done=number + 1))
+            if progress is not None:
+                progress(len(block))
     shutil.copyfile(store.root / "offsets.npy", out / "offsets.npy")
     shutil.copyfile(store.root / "docids.txt", out / "docids.txt")
     state = json.loads(progress_path.read_text(encoding="utf-8"))
@@ -451,7 +461,8 @@ class CompressedIndex:
         started = time.perf_counter()
         plans = plan_candidates(lambda m, kp, w: self._search(m, kp, params, w),
                                 lambda kp, w: self._exhaustive(kp, params, w),
-                                self.offsets, batch, depth, aggregate, kprime, self.n_vectors, params.max_rerank, uniform)
+                                self.offsets, batch, depth, aggregate, kprime, self.n_vectors, params.max_rerank, uniform,
+                                min_docs=math.ceil(depth * (params.candidate_docs or DEFAULT_CANDIDATE_DOCS)))
         searched = time.perf_counter()
         rerank(self.rows, self.offsets, batch, plans, top, depth, aggregate, params.rerank_chunk, device, uniform=uniform)
         results = top.results()

@@ -42,6 +42,41 @@ class DenseStore:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def read_rows(self, start: int, stop: int, dtype=np.float32) -> np.ndarray:
+        """Rows ``start:stop`` of vectors.npy as ``dtype``, read with a plain file read rather
+        than through the memory map: a pass over a store larger than RAM then leaves its
+        pages in the page cache (dropped under pressure), not in this process's resident
+        memory, which a memory map's touched pages count towards until it is closed."""
+        vectors = self.vectors
+        stop = min(int(stop), int(vectors.shape[0]))
+        if not isinstance(vectors, np.memmap) or stop <= start:
+            return np.ascontiguousarray(vectors[start:stop], dtype=dtype)
+        width = int(vectors.shape[1])
+        with open(vectors.filename, "rb") as handle:
+            handle.seek(int(vectors.offset) + int(start) * width * vectors.dtype.itemsize)
+            block = np.fromfile(handle, dtype=vectors.dtype, count=(stop - int(start)) * width)
+        if block.size != (stop - int(start)) * width:
+            raise DenseStoreError(f"dense store {self.root}: vectors.npy ends before row {stop} (truncated?)")
+        return block.reshape(-1, width).astype(dtype, copy=False)
+
+    def read_sample(self, rows: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """Rows ``rows`` (sorted) of vectors.npy, one plain read each: a fancy index into the
+        memory map would fault in (and count as resident) the pages around every row, which
+        for a sample spread over a store larger than RAM is most of the store."""
+        vectors = self.vectors
+        if not isinstance(vectors, np.memmap):
+            return np.ascontiguousarray(vectors[rows], dtype=dtype)
+        width, itemsize = int(vectors.shape[1]), vectors.dtype.itemsize
+        out = np.empty((len(rows), width), dtype=vectors.dtype)
+        size = width * itemsize
+        view = memoryview(out).cast("B")
+        with open(vectors.filename, "rb", buffering=0) as handle:
+            for i, row in enumerate(np.asarray(rows, dtype=np.int64)):
+                handle.seek(int(vectors.offset) + int(row) * size)
+                if handle.readinto(view[i * size: (i + 1) * size]) != size:
+                    raise DenseStoreError(f"dense store {self.root}: vectors.npy ends before row {row} (truncated?)")
+        return out.astype(dtype, copy=False)
+
     @classmethod
     def open(cls, root: str | Path) -> "DenseStore":
         root = Path(root)

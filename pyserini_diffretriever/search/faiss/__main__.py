@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--rerank-exact", type=int, default=None, metavar="N",
                       help="re-score the compressed top max(N, hits) exactly from the float16 store and return "
                            "exact scores (needs the store's vectors.npy)")
+    comp.add_argument("--candidate-docs", type=float, default=None, metavar="F",
+                      help="widen the candidate search until each query has at least F x hits candidate documents "
+                           "(default 4 for the compressed index, 1 for --approximate); with many vectors per "
+                           "document the nearest vectors fall in few documents")
     comp.add_argument("--no-compressed", action="store_true",
                       help="search the float16 store even when a compressed index is there")
     return parser
@@ -114,7 +118,7 @@ def run(args) -> int:
     set_threads(args.threads)
     store_dir = resolve_store_dir(args.index)
     params = SearchParams(candidates=args.candidates, nprobe=args.nprobe, ef_search=args.ef_search,
-                          max_rerank=args.max_rerank)
+                          max_rerank=args.max_rerank, candidate_docs=args.candidate_docs)
     params.validate()
     overrides = {"checkpoint": args.checkpoint, "base_checkpoint": args.base_checkpoint, "kq": args.kq, "kp": args.kp, "max_length_query": args.max_length,
                  "device": args.device, "batch_size": args.batch_size}
