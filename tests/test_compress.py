@@ -152,6 +152,8 @@ def test_store_read_rows_equals_the_memory_map(built):
     opened = DenseStore.open(store)
     np.testing.assert_array_equal(opened.read_rows(5, 905), np.asarray(opened.vectors[5:905], dtype=np.float32))
     assert opened.read_rows(len(opened.vectors) - 3, len(opened.vectors) + 10).shape == (3, opened.dim)
+    rows = np.array([0, 7, 8, 400, len(opened.vectors) - 1])
+    np.testing.assert_array_equal(opened.read_sample(rows), np.asarray(opened.vectors[rows], dtype=np.float32))
 
 
 def test_chunked_build_equals_in_memory_build(tmp_path, collection, built):
