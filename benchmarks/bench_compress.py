@@ -54,19 +54,22 @@ from pyserini_diffretriever.dense.synthetic import TopicModel  # noqa: E402
 K, KQ, SEED = 100, 4, 0
 
 
-def rss_gb() -> float:
+def _status_gb(field: str) -> float | None:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / (1 << 20)
-    return float("nan")
+    return None
+
+
+def rss_gb() -> float:
+    value = _status_gb("VmRSS")
+    return float("nan") if value is None else value
 
 
 def peak_rss_gb() -> float:
     """Peak resident memory since the last ``reset_peak_rss`` (VmHWM), else since start."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / (1 << 20)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)
+    value = _status_gb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20) if value is None else value
 
 
 def reset_peak_rss() -> bool:

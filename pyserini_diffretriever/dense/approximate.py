@@ -469,17 +469,17 @@ def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, n
         spans = [(int(batch.starts[q]), int(batch.starts[q + 1])) for q in todo]
         rows_wanted = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
         sims, rows = search(batch.matrix[rows_wanted], kprime, widen)
-        short, at = [], 0
+        short, at, complete = [], 0, exhaustive(kprime, widen)
         for q, (lo, hi) in zip(todo, spans):
             n = hi - lo
             docs, bounds, outside = candidate_bounds(offsets, sims[at: at + n], rows[at: at + n], uniform)
             at += n
-            if len(docs) < want and not (len(docs) >= need and exhaustive(kprime, widen)):
+            if len(docs) < want and not (len(docs) >= need and complete):
                 short.append((q, len(docs)))
                 continue
             order = np.lexsort((docs, -bounds))
             plans[q] = _Plan(docs[order], bounds[order] * scale[q], outside * scale[q], max_rerank, need)
-        if short and exhaustive(kprime, widen):
+        if short and complete:
             q, found = short[0]
             raise ApproximateIndexError(
                 f"query {q}: an exhaustive candidate search found {found} documents, {need} were asked for "

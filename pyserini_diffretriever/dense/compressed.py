@@ -82,14 +82,16 @@ def default_codec(dim: int, n_vectors: int) -> str:
     ratio ~14.5; 3584: PQ448, 4096: PQ512)."""
     nlist = auto_nlist(n_vectors)
     if dim < 768:
-        m = max(1, dim // 2)
-        while dim % m:
-            m -= 1
-        return f"IVF{nlist},PQ{m}x7"
-    m = max(1, dim // 8)
+        return f"IVF{nlist},PQ{_divisor_at_most(dim, dim // 2)}x7"
+    return f"IVF{nlist},PQ{_divisor_at_most(dim, dim // 8)}"
+
+
+def _divisor_at_most(dim: int, m: int) -> int:
+    """The largest number of PQ sub-vectors <= ``m`` that divides ``dim`` (FAISS needs one)."""
+    m = max(1, m)
     while dim % m:
         m -= 1
-    return f"IVF{nlist},PQ{m}"
+    return m
 
 
 def codec_bytes(codec: str, dim: int) -> int:
@@ -124,7 +126,7 @@ def _nlist_of(codec: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _train(codec: str, sample: np.ndarray, params: CompressParams, log: Callable[[str], None] | None):
+def train_codec(codec: str, sample: np.ndarray, params: CompressParams, log: Callable[[str], None] | None = None):
     """A trained, empty FAISS index of ``codec``. IVF centroids come from the spherical
     k-means of the approximate search (torch products: several times faster than FAISS's
     own k-means on few cores); FAISS trains the rest (OPQ, the residual quantizer)."""
@@ -251,7 +253,7 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
         train_size = min(n, params.train_size or max(65536, 64 * nlist))
         rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
         sample = store.read_sample(rows)
-        index = _train(codec, sample, params, log)
+        index = train_codec(codec, sample, params, log)
         del sample
         faiss.write_index(index, str(out / f".{CODEC_FILE}.tmp"))
         os.replace(out / f".{CODEC_FILE}.tmp", out / CODEC_FILE)
@@ -265,6 +267,7 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
     codes = np.load(out / CODES_FILE, mmap_mode="r")  # for its header offset and shape only
     header, code_size = int(codes.offset), int(codes.shape[1])
     del codes
+    state = json.loads(progress_path.read_text(encoding="utf-8"))
     # chunks are written with plain writes, not through a writable memory map, whose dirty
     # pages would count as this process's resident memory
     with open(out / CODES_FILE, "r+b") as codes_file:
@@ -279,13 +282,12 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
             codes_file.write(encoded.tobytes())
             codes_file.flush()
             os.fsync(codes_file.fileno())
-            state = json.loads(progress_path.read_text(encoding="utf-8"))
-            _write_json(progress_path, dict(state, chunks_done=number + 1))
+            state["chunks_done"] = number + 1
+            _write_json(progress_path, state)
             if progress is not None:
                 progress(len(block))
     shutil.copyfile(store.root / "offsets.npy", out / "offsets.npy")
     shutil.copyfile(store.root / "docids.txt", out / "docids.txt")
-    state = json.loads(progress_path.read_text(encoding="utf-8"))
     info = {k: record[k] for k in ("codec", "n_vectors", "dim", "checkpoint_fingerprint", "seed", "train_size")}
     info.update(code_size=int(index.sa_code_size()), format_version=FORMAT_VERSION, chunk_rows=chunk_rows,
                 store_dtype=str(store.vectors.dtype), train_seconds=state.get("train_seconds"))
@@ -490,6 +492,6 @@ def describe(meta: dict) -> str:
 
 
 __all__ = [
-    "COMPRESSED_DIR", "CompressParams", "CompressedIndex", "CompressedIndexError", "auto_nlist", "build_compressed",
+    "COMPRESSED_DIR", "CompressParams", "CompressedIndex", "CompressedIndexError", "auto_nlist", "build_compressed", "train_codec",
     "codec_bytes", "default_codec", "describe", "find_compressed",
 ]
