@@ -17,7 +17,9 @@ Configurations: ``--docs`` x ``--kp`` x ``--dim`` and ``--docs-wide`` x ``--kp``
   recall_at_100_rerank     with rerank_exact = --rerank-exact (and at 100, ``..._rerank100``)
   ms_per_query_b32         compressed-only search, batches of 32
   speedup_vs_exact         exact float16 scan / compressed search, same queries, batches of 32
-  build_seconds, build_peak_rss_gb, search_rss_gb (resident memory after loading + searching)
+  build_seconds, build_peak_rss_gb, search_rss_gb (resident memory of a fresh process after
+                           loading the full index and searching the queries; its search time
+                           is ms_per_query_b32)
 
 plus ``msmarco_projection``: projected sizes for MS MARCO (8.8M passages) with the default
 codecs next to the paper's float16 figures.
@@ -44,9 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyserini_diffretriever.dense.approximate import set_threads  # noqa: E402
 from pyserini_diffretriever.dense.compressed import (  # noqa: E402
-    CODEC_FILE, CODES_FILE, INDEX_FILES, STORE_FILES, CompressedIndex, CompressParams, build_compressed,
-    codec_bytes, default_codec, folder_bytes,
+    CODEC_FILE, CODES_FILE, STORE_FILES, CompressedIndex, CompressParams, build_compressed, codec_bytes, default_codec,
+    describe, folder_bytes, index_bytes, resolve_layout,
 )
+from pyserini_diffretriever.dense.passage_centroids import CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE  # noqa: E402
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import DenseStore, write_store  # noqa: E402
 from pyserini_diffretriever.dense.synthetic import TopicModel  # noqa: E402
@@ -110,10 +113,55 @@ def subset_view(index_dir: Path, target: Path, n_docs: int) -> Path:
     ids = (index_dir / "docids.txt").read_text(encoding="utf-8").splitlines()[:n_docs]
     (target / "docids.txt").write_text("\n".join(ids) + "\n", encoding="utf-8")
     shutil.copyfile(index_dir / CODEC_FILE, target / CODEC_FILE)
+    if (index_dir / CENTROID_CODES_FILE).is_file():  # the per-passage-centroid layout: one row per document
+        for name in (CENTROID_CODES_FILE, NORMS_FILE):
+            np.save(target / name, np.load(index_dir / name)[:n_docs])
+        shutil.copyfile(index_dir / CENTROID_CODEC_FILE, target / CENTROID_CODEC_FILE)
     meta = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
     meta["compressed"]["n_vectors"] = rows
     (target / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     return target
+
+
+SEARCH_CHILD = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[4])
+from pyserini_diffretriever.dense.approximate import set_threads
+from pyserini_diffretriever.dense.compressed import CompressedIndex
+set_threads(int(sys.argv[5]))
+def status(field):
+    for line in open('/proc/self/status'):
+        if line.startswith(field + ':'):
+            return int(line.split()[1]) / (1 << 20)
+baseline = status('VmRSS')
+index = CompressedIndex.load(sys.argv[1], store=False)
+loaded = status('VmRSS')
+with np.load(sys.argv[2]) as z:
+    queries = np.split(z['vectors'], np.cumsum(z['lengths'])[:-1])
+batch = int(sys.argv[3])
+for rounds in range(2):  # the second round is timed (warm)
+    start = time.perf_counter()
+    for i in range(0, len(queries), batch):
+        index.search_hits(queries[i: i + batch], k=100)
+    ms = 1000 * (time.perf_counter() - start) / len(queries)
+print(json.dumps({'rss_gb': status('VmRSS'), 'peak_gb': status('VmHWM'), 'loaded_gb': loaded, 'baseline_gb': baseline,
+                  'ms_per_query': ms}))
+"""
+
+
+def search_in_child(index_dir: Path, queries, batch: int) -> dict:
+    """Load the index and search all queries in a fresh process (what a search server
+    holds: none of this process's data generation or build memory); its resident memory."""
+    import subprocess
+
+    path = index_dir.parent / "bench-queries.npz"
+    np.savez(path, vectors=np.concatenate(queries), lengths=np.array([len(q) for q in queries]))
+    done = subprocess.run([sys.executable, "-c", SEARCH_CHILD, str(index_dir), str(path), str(batch),
+                           str(Path(__file__).resolve().parents[1]), str(os.cpu_count())],
+                          check=True, capture_output=True, text=True)
+    path.unlink()
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def recall(hits, reference) -> float:
@@ -134,18 +182,19 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
     print(f"[{label}] writing the float16 store in chunks of {args.chunk_docs} documents ...", flush=True)
     queries = write_synthetic(root, n_docs, kp, dim, args.topics, args.chunk_docs, args.queries)
     print(f"[{label}] {time.time() - t0:.0f} s, {folder_bytes(root, STORE_FILES) / 1e9:.2f} GB", flush=True)
-    codec = args.codec or default_codec(dim, n_docs * kp)
+    params = CompressParams(codec=args.codec, centroids=args.centroids, memory_gb=args.memory_gb,
+                            pq_iterations=args.pq_iterations, pq_points_per_centroid=args.pq_points)
+    centroids, codec = resolve_layout(params, dim, n_docs * kp, n_docs)
     rss_before = peak_rss_gb()
     gc.collect()
     peak_reset = reset_peak_rss()
     t0 = time.time()
-    out = build_compressed(root, CompressParams(codec=codec, memory_gb=args.memory_gb, pq_iterations=args.pq_iterations,
-                                                pq_points_per_centroid=args.pq_points),
-                           log=lambda m: print(f"[{label}]   {m}", flush=True))
+    out = build_compressed(root, params, log=lambda m: print(f"[{label}]   {m}", flush=True))
     build_seconds = time.time() - t0
     build_peak = peak_rss_gb()
-    store_bytes, index_bytes = folder_bytes(root, STORE_FILES), folder_bytes(out, INDEX_FILES)
-    print(f"[{label}] {codec}: built in {build_seconds:.0f} s, ratio {store_bytes / index_bytes:.2f}", flush=True)
+    store_bytes, compressed_bytes = folder_bytes(root, STORE_FILES), index_bytes(out)
+    layout = describe(json.loads((out / "meta.json").read_text(encoding="utf-8")))
+    print(f"[{label}] {layout}: built in {build_seconds:.0f} s, ratio {store_bytes / compressed_bytes:.2f}", flush=True)
     gc.collect()
     subset = min(args.subset, n_docs)
     search_dir = out if subset == n_docs else subset_view(out, work / label / "subset", subset)
@@ -159,23 +208,22 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
     index.store = store
     hits, ms = timed(lambda q: index.search_hits(q, k=K), queries, args.batch)
     hits, ms = timed(lambda q: index.search_hits(q, k=K), queries, args.batch)  # warm
-    search_rss = rss_gb()
+    search_rss_here = rss_gb()
     reranked, ms_rerank = timed(lambda q: index.search_hits(q, k=K, rerank_exact=args.rerank_exact), queries, args.batch)
     reranked100, _ = timed(lambda q: index.search_hits(q, k=K, rerank_exact=100), queries, args.batch)
     exact, ms_exact = timed(lambda q: exact_search(store.vectors, store.offsets, q, k=K, docids=store.docids),
                             queries, args.batch)
     scale = n_docs / subset
-    if subset < n_docs:  # full-size compressed timing, with the store's memory map closed (its
-        del index, store  # touched pages would count as resident memory of this process)
-        gc.collect()
-        full = CompressedIndex.load(out, store=False)
-        _, ms = timed(lambda q: full.search_hits(q, k=K), queries, args.batch)
-        search_rss = rss_gb()
-        del full
+    del index, store
+    gc.collect()
+    # full-size compressed search in a fresh process: its time and resident memory
+    child = search_in_child(out, queries, args.batch)
+    ms, search_rss = child["ms_per_query"], child["rss_gb"]
     result = {
-        "docs": n_docs, "kp": kp, "dim": dim, "codec": codec, "bytes_per_vector": codec_bytes(codec, dim),
-        "compression_ratio": round(store_bytes / index_bytes, 2),
-        "store_gb": round(store_bytes / 1e9, 3), "index_gb": round(index_bytes / 1e9, 3),
+        "docs": n_docs, "kp": kp, "dim": dim, "codec": codec, "centroids": centroids, "layout": layout,
+        "bytes_per_vector": round(compressed_bytes / (n_docs * kp), 2),
+        "compression_ratio": round(store_bytes / compressed_bytes, 2),
+        "store_gb": round(store_bytes / 1e9, 3), "index_gb": round(compressed_bytes / 1e9, 3),
         "recall_at_100_vs_exact": round(recall(hits, exact), 4),
         "recall_at_100_rerank": round(recall(reranked, exact), 4), "rerank_exact": args.rerank_exact,
         "recall_at_100_rerank100": round(recall(reranked100, exact), 4),
@@ -185,7 +233,8 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
         "speedup_vs_exact": round(ms_exact * scale / ms, 2),
         "build_seconds": round(build_seconds, 1), "build_peak_rss_gb": round(build_peak, 2),
         "peak_rss_before_build_gb": round(rss_before, 2), "build_peak_counted_from_build_start": peak_reset,
-        "search_rss_gb": round(search_rss, 2),
+        "search_rss_gb": round(search_rss, 2), "search_rss_after_load_gb": round(child["loaded_gb"], 2),
+        "search_process_baseline_rss_gb": round(child["baseline_gb"], 2), "search_rss_in_build_process_gb": round(search_rss_here, 2),
         "queries": len(queries),
     }
     print(f"[{label}] {json.dumps(result)}", flush=True)
@@ -228,6 +277,8 @@ def main() -> int:
     parser.add_argument("--pq-points", type=int, default=CompressParams.pq_points_per_centroid,
                         help="training points per PQ centroid")
     parser.add_argument("--codec", default=None, help="codec for both configurations (default: by dimension)")
+    parser.add_argument("--centroids", default=None,
+                        help="per-passage centroid codec for both configurations ('none': none; default: by dimension)")
     parser.add_argument("--work", default=None, help="folder for the data (default: a temporary folder; deleted)")
     parser.add_argument("--keep", action="store_true", help="keep the data")
     args = parser.parse_args()

@@ -4,7 +4,10 @@ README's "Compressed dense index" section).
 
     .venv/bin/python benchmarks/bench_compress_real.py --encoded /tmp/e13 \\
         --collections scifact:train scifact:test cranfield:test cisi:test \\
-        --codecs IVF256,PQ32x7 IVF256,PQ32 IVF256,PQ64x6 IVF256,PQ64
+        --codecs default IVF256,PQ64x7 IVF64,SQfp16+PQ32 IVF64,SQ8+PQ16
+
+A codec ``C+R`` is the per-passage-centroid layout (centroid codec C, residual codec R;
+``dense/passage_centroids.py``); ``default`` is the package's default for the dimension.
 
 ``--encoded DIR`` holds ``DIR/<name>/dense`` (``python -m pyserini_diffretriever.encode
 --corpus ../shared/data/<name>/corpus.jsonl --encoder diffretriever-default --output
@@ -28,7 +31,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyserini_diffretriever.dense.compressed import (  # noqa: E402
-    INDEX_FILES, STORE_FILES, CompressedIndex, CompressParams, build_compressed, folder_bytes,
+    STORE_FILES, CompressedIndex, CompressParams, build_compressed, describe, folder_bytes,
 )
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import DenseStore  # noqa: E402
@@ -60,6 +63,23 @@ def run_of(hits, qids, docids):
     return {q: {docids[i]: float(s) for i, s in zip(h.indices, h.scores)} for q, h in zip(qids, hits)}
 
 
+def summarise(rows: list[dict]) -> list[dict]:
+    """Per collection, split and codec: nDCG@10 delta and recall over the training seeds
+    (mean, worst, best): on these small test sets one seed's delta moves by up to ~0.01."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["collection"], row["split"], row["codec"]), []).append(row)
+    out = []
+    for (name, split, codec), group in groups.items():
+        deltas = [r["delta_ndcg10"] for r in group]
+        out.append({"collection": name, "split": split, "codec": codec, "seeds": [r["seed"] for r in group],
+                    "ratio": group[0]["ratio"], "delta_mean": round(float(np.mean(deltas)), 4),
+                    "delta_worst": min(deltas), "delta_best": max(deltas),
+                    "recall_mean": round(float(np.mean([r["recall_at_100_vs_exact"] for r in group])), 4),
+                    "ms_per_query_mean": round(float(np.mean([r["ms_per_query"] for r in group])), 2)})
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoded", required=True)
@@ -68,6 +88,7 @@ def main() -> int:
     parser.add_argument("--collections", nargs="+", default=["scifact:train", "scifact:test", "cranfield:test", "cisi:test"])
     parser.add_argument("--codecs", nargs="+", required=True)
     parser.add_argument("--rerank-exact", type=int, default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="codec training seeds (one build each)")
     args = parser.parse_args()
     encoded, data = Path(args.encoded), Path(args.data)
     rows = []
@@ -79,10 +100,12 @@ def main() -> int:
         base = evaluate(run_of(exact, qids, store.docids), qrels)
         store_bytes = folder_bytes(store.root, STORE_FILES)
         print(f"{name} {split}: {len(qids)} queries, exact nDCG@10 {base['ndcg_cut_10']:.4f}", flush=True)
-        for codec in args.codecs:
-            out = encoded / name / f"compressed-{codec.replace(',', '_')}"
+        for codec, seed in [(c, s) for c in args.codecs for s in args.seeds]:
+            out = encoded / name / f"compressed-{codec.replace(',', '_').replace('+', '__')}{'' if seed == 0 else f'-seed{seed}'}"
+            centroids, residual = codec.split("+") if "+" in codec else ("none", codec)
+            params = CompressParams(seed=seed) if codec == "default" else CompressParams(codec=residual, centroids=centroids, seed=seed)
             t0 = time.time()
-            build_compressed(store.root, CompressParams(codec=codec), output=out)
+            build_compressed(store.root, params, output=out)
             built = time.time() - t0
             index = CompressedIndex.load(out, store=False)
             index.store = store  # rerank source (the store is not the folder's parent here)
@@ -92,15 +115,16 @@ def main() -> int:
             metrics = evaluate(run_of(hits, qids, store.docids), qrels)
             recall = float(np.mean([len(set(a.indices.tolist()) & set(b.indices.tolist())) / max(1, len(b.indices))
                                     for a, b in zip(hits, exact)]))
-            row = {"collection": name, "split": split, "codec": codec,
-                   "bytes_per_vector": int(index.meta["compressed"]["code_size"]),
+            row = {"collection": name, "split": split, "codec": codec, "seed": seed,
+                   "layout": describe(index.meta),
+                   "bytes_per_vector": round(index.nbytes / len(store.vectors), 2),
                    "ratio": round(store_bytes / index.nbytes, 2), "recall_at_100_vs_exact": round(recall, 4),
                    "ndcg10_exact": round(base["ndcg_cut_10"], 4), "ndcg10": round(metrics["ndcg_cut_10"], 4),
                    "delta_ndcg10": round(metrics["ndcg_cut_10"] - base["ndcg_cut_10"], 4),
                    "ms_per_query": round(ms, 2), "build_seconds": round(built, 1)}
             rows.append(row)
             print("  " + " ".join(f"{k}={v}" for k, v in row.items() if k not in ("collection", "split")), flush=True)
-    print(json.dumps({"rows": rows, "rerank_exact": args.rerank_exact}))
+    print(json.dumps({"rows": rows, "summary": summarise(rows), "rerank_exact": args.rerank_exact}))
     return 0
 
 

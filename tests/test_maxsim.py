@@ -373,6 +373,41 @@ def test_search_cli_approximate_equals_exact_on_a_tiny_store(tiny_store, tmp_pat
         assert [d for d, *_ in approx[qid][:3]] == [d for d, *_ in exact[qid][:3]]
 
 
+def test_search_cli_uses_the_compressed_index_on_a_tiny_store(tiny_store, tmp_path, capsys):
+    # index.faiss --compress at the defaults (per-passage centroids below 768 dimensions), then
+    # search.faiss finds DIR/compressed and ranks as exact search does at the top; too small a
+    # collection for a codec's centroids is one clear line, not a FAISS traceback
+    from pyserini_diffretriever.index.faiss import main as index_main
+    from pyserini_diffretriever.search.faiss.__main__ import main
+
+    store = tmp_path / "dense"
+    store.mkdir()
+    for f in (tiny_store / "out" / "dense").iterdir():
+        if f.is_file():
+            (store / f.name).write_bytes(f.read_bytes())
+    assert index_main(["--index", str(store), "--compress"]) == 0
+    printed = capsys.readouterr().out
+    assert "per-passage centroids" in printed and "smaller than the store" in printed
+    assert json.loads((store / "compressed" / "meta.json").read_text())["compressed"]["layout"] == "passage_centroids"
+    runs = {}
+    for mode, flags in (("exact", ["--no-compressed"]), ("compressed", []), ("rerank", ["--rerank-exact", "10"])):
+        runs[mode] = tmp_path / f"{mode}.txt"
+        assert main(["--index", str(store), "--topics", str(tiny_store / "topics.tsv"), "--encoder",
+                     "diffretriever-splade-tiny", "--hits", "5", "--output", str(runs[mode]), *flags]) == 0
+    exact, compressed, rerank = (_read_run(runs[m]) for m in ("exact", "compressed", "rerank"))
+    for qid in exact:
+        assert compressed[qid][0][0] == exact[qid][0][0]
+        # MaxSim over decoded vectors: within 0.01 of the exact score (of ~3.8) for shared docs
+        exact_scores = {d: s for d, _, s, _ in exact[qid]}
+        shared = [(s, exact_scores[d]) for d, _, s, _ in compressed[qid] if d in exact_scores]
+        assert len(shared) >= 3 and all(abs(a - b) < 0.01 for a, b in shared)
+        assert [(d, round(s, 4)) for d, _, s, _ in rerank[qid]] == [(d, round(s, 4)) for d, _, s, _ in exact[qid]]
+    capsys.readouterr()
+    code = index_main(["--index", str(store), "--compress", "--centroids", "none", "--codec", "PQ16x10", "--force"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "error: cannot train the codec 'PQ16x10' on 160 vectors" in err and "Traceback" not in err
+
+
 def test_mismatched_encoder_is_refused(tiny_store, tmp_path, capsys):
     from pyserini_diffretriever.config import load_config
     from pyserini_diffretriever.search.faiss import EncoderMismatchError, check_encoder

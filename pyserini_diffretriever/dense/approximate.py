@@ -449,7 +449,8 @@ def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, n
     approximate and the compressed search).
 
     ``search(matrix, k', widen)`` returns the ``[T, k']`` similarities and row ids of the
-    query vectors ``matrix``; ``exhaustive(k', widen)`` says whether such a search retrieves
+    query vectors ``matrix`` (or a third item, ``[T]`` bounds on what any unretrieved row
+    scores: see ``candidate_bounds``); ``exhaustive(k', widen)`` says whether such a search retrieves
     every row. A query whose candidate set holds fewer than ``k`` documents (when the
     collection has ``k``) is searched again with ``k'`` and the lists scanned both doubled,
     until it has enough; if even an exhaustive search does not find them, this raises:
@@ -468,11 +469,14 @@ def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, n
     while len(todo):
         spans = [(int(batch.starts[q]), int(batch.starts[q + 1])) for q in todo]
         rows_wanted = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
-        sims, rows = search(batch.matrix[rows_wanted], kprime, widen)
+        found = search(batch.matrix[rows_wanted], kprime, widen)
+        sims, rows = found[0], found[1]
+        taus = found[2] if len(found) > 2 else None
         short, at, complete = [], 0, exhaustive(kprime, widen)
         for q, (lo, hi) in zip(todo, spans):
             n = hi - lo
-            docs, bounds, outside = candidate_bounds(offsets, sims[at: at + n], rows[at: at + n], uniform)
+            docs, bounds, outside = candidate_bounds(offsets, sims[at: at + n], rows[at: at + n], uniform,
+                                                     None if taus is None else taus[at: at + n])
             at += n
             if len(docs) < want and not (len(docs) >= need and complete):
                 short.append((q, len(docs)))
@@ -490,11 +494,14 @@ def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, n
 
 
 def candidate_bounds(offsets: np.ndarray, sims: np.ndarray, rows: np.ndarray,
-                     uniform: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+                     uniform: int | None = None, tau: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Candidate documents of one query, their upper bounds, and the bound of any other doc.
 
     ``sims``/``rows``: ``[k_q, k']`` FAISS results of the query's vectors (row -1 = empty).
     ``uniform``: the number of rows of every document, when they all have the same.
+    ``tau``: ``[k_q]`` bounds on the similarity of any row not retrieved for each query
+    vector; default: the last retrieved similarity (right when ``sims`` are sorted scores
+    of the rows themselves, not of bounds such as the per-passage centroids' ones).
     """
     k_q = sims.shape[0]
     valid = rows >= 0
@@ -505,8 +512,8 @@ def candidate_bounds(offsets: np.ndarray, sims: np.ndarray, rows: np.ndarray,
     # tau_i: no unretrieved row of query vector i beats the last retrieved similarity
     # (a list cut short by the index, -1 rows, means nothing else could be found: tau = 0)
     full = valid.all(axis=1)
-    tau = np.where(full, sims[:, -1], 0.0).astype(np.float32)
-    tau = np.maximum(tau, 0)
+    last = sims[:, -1] if tau is None else tau
+    tau = np.maximum(np.where(full, last, 0.0).astype(np.float32), 0)
     flat_docs = docs[valid]
     unique, inverse = np.unique(flat_docs, return_inverse=True)
     best = np.broadcast_to(tau[:, None], (k_q, len(unique))).copy()  # default: tau_i

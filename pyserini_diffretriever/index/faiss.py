@@ -3,7 +3,7 @@ approximate MaxSim search (``pyserini_diffretriever.search.faiss --approximate``
 
     python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense
     python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense --kind hnsw --storage flat
-    python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense --compress [--codec OPQ32,IVF1024,PQ32]
+    python -m pyserini_diffretriever.index.faiss --index indexes/scifact/dense --compress [--centroids IVF64,SQ8 --codec PQ16]
 
 Writes ``faiss.index`` and ``faiss.json`` (build parameters and the store it was built on)
 into the store folder. Every passage vector of the store is one FAISS entry; see
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="build the compressed index DIR/compressed (codes only; searched without the float16 store)")
     comp.add_argument("--codec", default=None,
                       help="FAISS index_factory string of the codec, e.g. OPQ32,IVF1024,PQ32 or IVF1024,RQ8x8 "
+                           "(default: by dimension, see README 'Compressed dense index')")
+    comp.add_argument("--centroids", default=None,
+                      help="FAISS codec of the per-passage mean vectors (e.g. IVF64,SQfp16 or IVF64,SQ8); --codec then codes "
+                           "each vector's residual to its passage's coded mean (e.g. PQ32); 'none': no per-passage centroids "
                            "(default: by dimension, see README 'Compressed dense index')")
     comp.add_argument("--memory-gb", type=float, default=2.0, help="bound on the vectors held in memory while encoding")
     comp.add_argument("--chunk-rows", type=int, default=None, help="rows encoded per chunk, the unit of resume (default: from --memory-gb)")
@@ -113,7 +117,7 @@ def run(args) -> int:
 
 def compress(args) -> int:
     from ..dense.approximate import set_threads
-    from ..dense.compressed import CompressParams, build_compressed, describe, folder_bytes, STORE_FILES, INDEX_FILES
+    from ..dense.compressed import CompressParams, build_compressed, describe, folder_bytes, index_bytes, STORE_FILES
     from ..dense.store import DenseStore
     from ..search.faiss import resolve_store_dir
     import json
@@ -121,16 +125,16 @@ def compress(args) -> int:
     root = resolve_store_dir(args.index)
     set_threads(args.threads)
     store = DenseStore.open(root)
-    params = CompressParams(codec=args.codec, train_size=args.train_size, seed=args.seed, memory_gb=args.memory_gb,
+    params = CompressParams(codec=args.codec, centroids=args.centroids, train_size=args.train_size, seed=args.seed, memory_gb=args.memory_gb,
                             chunk_rows=args.chunk_rows)
     started = time.time()
     with tqdm(total=int(store.vectors.shape[0]), unit="vec", unit_scale=True, desc="compress") as bar:
         out = build_compressed(root, params, progress=bar.update, log=tqdm.write, force=args.force)
     store_bytes = folder_bytes(root, STORE_FILES)
-    index_bytes = folder_bytes(out, INDEX_FILES)
+    compressed_bytes = index_bytes(out)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     print(f"{describe(meta)} over {store.vectors.shape[0]} vectors of {len(store)} documents -> {out}: "
-          f"{index_bytes / 1e6:.1f} MB, {store_bytes / index_bytes:.2f}x smaller than the store "
+          f"{compressed_bytes / 1e6:.1f} MB, {store_bytes / compressed_bytes:.2f}x smaller than the store "
           f"({time.time() - started:.1f} s)")
     if args.remove_store:
         (root / "vectors.npy").unlink()

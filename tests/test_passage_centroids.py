@@ -1,0 +1,195 @@
+"""The per-passage-centroid layout of the compressed index (dense/passage_centroids.py)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pyserini_diffretriever.dense.approximate import SearchParams
+from pyserini_diffretriever.dense.compressed import (
+    CODES_FILE, CompressedIndex, CompressedIndexError, CompressParams, build_compressed, default_layout, index_bytes,
+)
+from pyserini_diffretriever.dense.maxsim import QueryBatch, brute_force_scores, exact_search
+from pyserini_diffretriever.dense.passage_centroids import (
+    CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE, CentroidCompressedIndex, doc_chunks, passage_means,
+    plan_from_centroids,
+)
+from pyserini_diffretriever.dense.store import DenseStore, write_store
+from pyserini_diffretriever.dense.synthetic import synthetic_collection
+
+PARAMS = dict(centroids="IVF16,SQfp16", codec="PQ32")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def collection():
+    # passages of 4-10 vectors scattered around a passage direction (synthetic_collection's
+    # topical structure), 64 dimensions
+    return synthetic_collection(800, kp=(4, 10), kq=4, dim=64, n_topics=30, n_queries=16, seed=3)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, collection):
+    store = tmp_path_factory.mktemp("centroids") / "dense"
+    write_store(store, [(collection.vectors, np.diff(collection.offsets), collection.docids)], len(collection.vectors),
+                collection.vectors.shape[1], {"encoder": "synthetic"}, "float16")
+    return store, build_compressed(store, CompressParams(**PARAMS))
+
+
+def recall(hits, reference, k):
+    return float(np.mean([len(set(a.indices[:k].tolist()) & set(b.indices[:k].tolist())) / k
+                          for a, b in zip(hits, reference)]))
+
+
+def test_doc_chunks_cover_whole_passages():
+    offsets = np.array([0, 3, 5, 15, 16, 20])  # a passage of 10 rows, longer than a chunk
+    assert doc_chunks(offsets, 4) == [0, 1, 2, 3, 4, 5]
+    assert doc_chunks(offsets, 5) == [0, 2, 3, 5]
+    assert doc_chunks(offsets, 100) == [0, 5]
+    np.testing.assert_allclose(passage_means(np.arange(10, dtype=np.float32).reshape(5, 2), np.array([2, 3])),
+                               [[1, 2], [6, 7]])
+
+
+def test_round_trip_is_coded_mean_plus_coded_residual(built):
+    # decode = the centroid codec's decoding of the passage mean's code + the residual
+    # codec's decoding of the row's code, recomputed here from the store with the saved codecs
+    import faiss
+
+    store, out = built
+    index = CompressedIndex.load(out, store=False)
+    assert isinstance(index, CentroidCompressedIndex)
+    opened = DenseStore.open(store)
+    x = np.asarray(opened.vectors, dtype=np.float32)
+    lengths = np.diff(opened.offsets)
+    centroid_codec = faiss.read_index(str(out / CENTROID_CODEC_FILE))
+    codec = faiss.read_index(str(out / "codec.faiss"))
+    means = passage_means(x, lengths)
+    centroid_codes = centroid_codec.sa_encode(means)
+    np.testing.assert_array_equal(centroid_codes, np.load(out / CENTROID_CODES_FILE))
+    coded_means = np.repeat(centroid_codec.sa_decode(centroid_codes), lengths, axis=0)
+    np.testing.assert_array_equal(codec.sa_encode(x - coded_means), np.load(out / CODES_FILE))
+    decoded = index.rows.decode_rows(np.arange(len(x))).numpy()
+    np.testing.assert_allclose(decoded, coded_means + codec.sa_decode(np.load(out / CODES_FILE)), atol=1e-6)
+    # documented error: float16 means, PQ32 residual (2 dims per byte) on unit vectors
+    relative = np.sum((decoded - x) ** 2, axis=1) / np.sum(x ** 2, axis=1)
+    assert 0 < float(relative.mean()) < 0.05
+    # residual_norms: per passage the largest distance of a decoded row to its decoded centroid
+    distances = np.linalg.norm(decoded - coded_means, axis=1)
+    rho = np.maximum.reduceat(distances, opened.offsets[:-1])
+    np.testing.assert_allclose(np.load(out / NORMS_FILE), rho, rtol=1e-5, atol=1e-6)
+
+
+def test_candidate_bounds_hold_for_the_decoded_vectors(built, collection):
+    # each candidate's bound is >= its MaxSim over the decoded vectors (that is what lets the
+    # rerank stop early without losing a better candidate)
+    store, out = built
+    index = CompressedIndex.load(out, store=False)
+    batch = QueryBatch.from_list(collection.queries, index.dim)
+    plans = plan_from_centroids(index.searcher, index.norms, batch, 50, "sum", SearchParams(), min_docs=200)
+    decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
+    assert index.searcher.nprobe >= 16  # IVF16 probed in full here: the centroid lists are exact
+    for q, plan in enumerate(plans):
+        assert len(plan.docs) >= 200 and np.all(np.diff(plan.bounds) <= 0)
+        scores = brute_force_scores(decoded, index.offsets, collection.queries[q])
+        assert np.all(plan.bounds >= scores[plan.docs] - 1e-4)
+        others = np.setdiff1d(np.arange(len(index)), plan.docs)
+        assert len(others) and np.all(scores[others] <= plan.outside + 1e-4)
+
+
+def test_search_recall_exact_k_and_exact_rerank(built, collection):
+    store, out = built
+    index = CompressedIndex.load(out)
+    exact = exact_search(collection.vectors, collection.offsets, collection.queries, k=100, docids=collection.docids)
+    hits = index.search_hits(collection.queries, k=100)
+    assert [len(h.indices) for h in hits] == [100] * len(hits)
+    assert recall(hits, exact, 100) >= 0.95
+    # the candidate stage loses nothing against scoring every decoded passage
+    decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
+    decode_all = exact_search(decoded, collection.offsets, collection.queries, k=100, docids=collection.docids)
+    assert recall(hits, decode_all, 100) >= 0.995
+    reranked = index.search_hits(collection.queries, k=100, rerank_exact=300)
+    assert recall(reranked, exact, 100) >= 0.99
+    vectors = DenseStore.open(store).vectors
+    for query, h in zip(collection.queries[:3], reranked[:3]):
+        np.testing.assert_allclose(h.scores, brute_force_scores(vectors, collection.offsets, query)[h.indices],
+                                   rtol=1e-5, atol=1e-5)
+    few = index.search_hits(collection.queries, k=300, params=SearchParams(candidates=2, nprobe=1, candidate_docs=1))
+    assert [len(h.indices) for h in few] == [300] * len(few)
+    everything = index.search_hits(collection.queries[:2], k=len(collection.docids))
+    assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
+
+
+def test_chunked_build_equals_in_memory_build_and_resumes(tmp_path, built, collection):
+    store, reference = built
+    files = (CODES_FILE, CENTROID_CODES_FILE, NORMS_FILE)
+    chunked = build_compressed(store, CompressParams(**PARAMS, chunk_rows=97), output=tmp_path / "c")
+    for name in files:
+        np.testing.assert_array_equal(np.load(chunked / name), np.load(reference / name))
+    seen = []
+
+    def stop_after_two(rows):
+        seen.append(rows)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    params = CompressParams(**PARAMS, chunk_rows=600)
+    with pytest.raises(KeyboardInterrupt):
+        build_compressed(store, params, output=tmp_path / "r", progress=stop_after_two)
+    with pytest.raises(CompressedIndexError, match="did not finish"):
+        CompressedIndex.load(tmp_path / "r")
+    with pytest.raises(CompressedIndexError, match="other settings .*centroids"):
+        build_compressed(store, CompressParams(centroids="IVF8,SQfp16", codec="PQ32", chunk_rows=600), output=tmp_path / "r")
+    logs, resumed = [], []
+    build_compressed(store, params, output=tmp_path / "r", progress=resumed.append, log=logs.append)
+    assert any("resuming: 2 of" in line for line in logs)
+    assert resumed[0] == sum(seen) and sum(resumed) == len(collection.vectors)
+    for name in files:
+        np.testing.assert_array_equal(np.load(tmp_path / "r" / name), np.load(reference / name))
+    meta = json.loads((tmp_path / "r" / "meta.json").read_text())["compressed"]
+    assert meta["centroids"] == "IVF16,SQfp16" and meta["layout"] == "passage_centroids"
+
+
+def test_ratio_counts_every_file_and_truncation_is_reported(tmp_path, built):
+    store, out = built
+    names = {f.name for f in out.iterdir()}
+    assert {CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE, CODES_FILE, "codec.faiss"} <= names
+    assert index_bytes(out) == sum((out / name).stat().st_size for name in names)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in out.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    data = (copy / CENTROID_CODES_FILE).read_bytes()
+    (copy / CENTROID_CODES_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CompressedIndexError, match="centroid_codes.npy or residual_norms.npy is truncated"):
+        CompressedIndex.load(copy)
+    (copy / CENTROID_CODES_FILE).write_bytes(data)
+    (copy / NORMS_FILE).unlink()
+    with pytest.raises(CompressedIndexError, match="missing residual_norms.npy"):
+        CompressedIndex.load(copy)
+
+
+def test_default_layout_by_dimension():
+    assert default_layout(128, 166_000, 5183) == ("IVF64,SQ8", "PQ64x6")
+    assert default_layout(768, 16_000_000, 1_000_000) == (None, "IVF4096,PQ96")
+
+
+def test_layout_resolution():
+    from pyserini_diffretriever.dense.compressed import resolve_layout
+
+    # nothing given: by dimension; a codec alone: the plain layout (as before centroids existed);
+    # centroids alone: the default residual codec; "none": the plain layout's default codec
+    assert resolve_layout(CompressParams(), 128, 166_000, 5183) == ("IVF64,SQ8", "PQ64x6")
+    assert resolve_layout(CompressParams(codec="IVF256,PQ64x7"), 128, 166_000, 5183) == (None, "IVF256,PQ64x7")
+    assert resolve_layout(CompressParams(centroids="IVF64,SQfp16"), 128, 166_000, 5183) == ("IVF64,SQfp16", "PQ64x6")
+    assert resolve_layout(CompressParams(centroids="none"), 128, 166_000, 5183) == (None, "IVF512,PQ64x7")
+    assert resolve_layout(CompressParams(centroids="IVF64,SQ8", codec="PQ16"), 768, 10**6, 10**5) == ("IVF64,SQ8", "PQ16")
