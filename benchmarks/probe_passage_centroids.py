@@ -1,4 +1,4 @@
-"""How much a per-passage centroid would save (a finding, not yet a codec of this package):
+"""How much a per-passage centroid saves (the finding behind ``dense/passage_centroids.py``):
 each passage's vectors are replaced by (its mean, coded with one FAISS codec) + (each vector's
 residual to that coded mean, coded with another), decoded in full and scored with exact
 MaxSim, as ``probe_codecs_decoded.py`` does for the package's codecs. Also prints how much of
