@@ -65,7 +65,7 @@ class CompressedIndexError(ValueError):
 
 
 # ----------------------------------------------------------------------- defaults
-def auto_nlist(n_vectors: int) -> int:
+def codec_nlist(n_vectors: int) -> int:
     """IVF lists of the default codecs: about sqrt(n) (a power of two, 64 to 65536; at most
     n / 39, FAISS's minimum training points per list). Coarse lists cost 1-2 bytes per
     vector in the code (the list number), and more lists make the residuals smaller."""
@@ -80,7 +80,7 @@ def default_codec(dim: int, n_vectors: int) -> str:
     ratio ~4.3 against float16; SciFact train nDCG@10 -0.001 against exact): the 8x codecs
     lose 0.011-0.019 there. From 768 dimensions on one byte per 8 dimensions (768: 98 bytes,
     ratio ~14.5; 3584: PQ448, 4096: PQ512)."""
-    nlist = auto_nlist(n_vectors)
+    nlist = codec_nlist(n_vectors)
     if dim < 768:
         return f"IVF{nlist},PQ{_divisor_at_most(dim, dim // 2)}x7"
     return f"IVF{nlist},PQ{_divisor_at_most(dim, dim // 8)}"
@@ -93,7 +93,7 @@ def default_layout(dim: int, n_vectors: int, n_docs: int) -> tuple[str | None, s
     the residuals with one 6-bit code per 2 dimensions (128: 48 bytes + 128 / K_p per vector;
     ratio ~4.8 at K_p = 32). From 768 on the IVF + PQ codec of ``default_codec``."""
     if dim < 768:
-        return f"IVF{auto_nlist(n_docs)},SQ8", f"PQ{_divisor_at_most(dim, dim // 2)}x6"
+        return f"IVF{codec_nlist(n_docs)},SQ8", f"PQ{_divisor_at_most(dim, dim // 2)}x6"
     return None, default_codec(dim, n_vectors)
 
 
@@ -585,6 +585,6 @@ def describe(meta: dict) -> str:
 
 
 __all__ = [
-    "COMPRESSED_DIR", "CompressParams", "CompressedIndex", "CompressedIndexError", "auto_nlist", "build_compressed", "train_codec",
+    "COMPRESSED_DIR", "CompressParams", "CompressedIndex", "CompressedIndexError", "codec_nlist", "build_compressed", "train_codec",
     "codec_bytes", "default_codec", "default_layout", "describe", "find_compressed", "index_bytes", "resolve_layout",
 ]
