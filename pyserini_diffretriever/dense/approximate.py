@@ -108,7 +108,7 @@ class ApproximateIndexError(ValueError):
     """A FAISS index that is missing, unreadable, or built for other vectors."""
 
 
-def _faiss():
+def faiss_module():
     import faiss  # imported lazily: exact search and the store never need it
 
     return faiss
@@ -119,7 +119,7 @@ def set_threads(threads: int | None) -> None:
     if threads:
         import torch
 
-        _faiss().omp_set_num_threads(int(threads))
+        faiss_module().omp_set_num_threads(int(threads))
         torch.set_num_threads(int(threads))
 
 
@@ -177,11 +177,12 @@ def default_candidates(k: int) -> int:
     return max(512, 2 * k)
 
 
-def default_nprobe(nlist: int, n_vectors: int, kprime: int) -> int:
+def default_nprobe(nlist: int, n_vectors: int, kprime: int, floor: int = 8) -> int:
     """nprobe when not given: enough lists to scan about 8 k' vectors per query vector (a
-    list holds n_vectors / nlist on average), and at least 8 lists."""
+    list holds n_vectors / nlist on average), and at least ``floor`` lists (8 here; the
+    compressed index's coarser codes scan at least 16)."""
     per_list = max(1.0, n_vectors / max(1, nlist))
-    return int(min(nlist, max(8, math.ceil(8 * kprime / per_list))))
+    return int(min(nlist, max(floor, math.ceil(8 * kprime / per_list))))
 
 
 def auto_nlist(n_vectors: int) -> int:
@@ -252,7 +253,7 @@ class FaissCandidates:
               progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None) -> "FaissCandidates":
         """Train (IVF / scalar quantizer) on a random sample, then add every row in order
         (FAISS id = row number). ``progress`` is called with the rows added per chunk."""
-        faiss = _faiss()
+        faiss = faiss_module()
         params = dataclasses.replace(params or BuildParams())  # nlist is filled in on a copy
         params.validate()
         n, dim = int(vectors.shape[0]), int(vectors.shape[1])
@@ -309,7 +310,7 @@ class FaissCandidates:
     # --------------------------------------------------------------------- save
     def save(self, root: str | Path, extra: dict | None = None) -> Path:
         """Write ``faiss.index`` and ``faiss.json`` (build params + what it was built on)."""
-        faiss = _faiss()
+        faiss = faiss_module()
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         tmp = root / f".{INDEX_FILE}.tmp"
@@ -323,7 +324,7 @@ class FaissCandidates:
     def load(cls, root: str | Path, expect: dict | None = None, mmap: bool = False) -> "FaissCandidates":
         """Read ``faiss.index`` + ``faiss.json`` from ``root``; ``expect`` holds values the
         record must match (e.g. ``n_vectors``, ``dim``, ``checkpoint_fingerprint``)."""
-        faiss = _faiss()
+        faiss = faiss_module()
         root = Path(root)
         path, record_path = root / INDEX_FILE, root / PARAMS_FILE
         if not path.is_file() or not record_path.is_file():
@@ -357,7 +358,7 @@ class FaissCandidates:
                widen: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``[T, H]`` query vectors -> similarities and row ids ``[T, candidates]`` (-1: none).
         ``widen``: multiply the lists scanned (IVF nprobe, HNSW ef_search) by this factor."""
-        faiss = _faiss()
+        faiss = faiss_module()
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if self.params.kind == "ivf":
             nlist = int(self.params.nlist or self.index.nlist)

@@ -39,18 +39,18 @@ import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .approximate import (
-    ApproximateIndexError, ApproximateStats, RowSource, SearchParams, _faiss, default_candidates,
+    ApproximateStats, RowSource, SearchParams, faiss_module, default_candidates, default_nprobe,
     plan_candidates, rerank, score_groups,
 )
 from .maxsim import AGGREGATES, Hits, MaxSimError, QueryBatch, TopK
-from .store import DenseStore, DenseStoreError
+from .store import DenseStore
 
 COMPRESSED_DIR = "compressed"
 CODEC_FILE, CODES_FILE, PROGRESS_FILE = "codec.faiss", "codes.npy", ".build.json"
@@ -117,7 +117,7 @@ def _divisor_at_most(dim: int, m: int) -> int:
 
 def codec_bytes(codec: str, dim: int) -> int:
     """Bytes per vector of a codec (trains nothing)."""
-    return int(_faiss().index_factory(dim, codec, _faiss().METRIC_INNER_PRODUCT).sa_code_size())
+    return int(faiss_module().index_factory(dim, codec, faiss_module().METRIC_INNER_PRODUCT).sa_code_size())
 
 
 # -------------------------------------------------------------------------- build
@@ -157,7 +157,7 @@ def train_codec(codec: str, sample: np.ndarray, params: CompressParams, log: Cal
     own k-means on few cores); FAISS trains the rest (OPQ, the residual quantizer)."""
     from .approximate import spherical_kmeans
 
-    faiss = _faiss()
+    faiss = faiss_module()
     dim = sample.shape[1]
     try:
         index = faiss.index_factory(dim, codec, faiss.METRIC_INNER_PRODUCT)
@@ -212,7 +212,7 @@ def _cheap_training(index, params: CompressParams) -> None:
     25 iterations, and OPQ with 50 outer iterations: minutes per codec on a busy 2-core
     machine. ``pq_points_per_centroid`` / ``pq_iterations`` / ``opq_iterations`` lower
     that (measured: no nDCG@10 change on SciFact train at 64 points, 15 iterations)."""
-    faiss = _faiss()
+    faiss = faiss_module()
     parts = [index]
     if isinstance(index, faiss.IndexPreTransform):
         for i in range(index.chain.size()):
@@ -277,17 +277,9 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
 
         return build_with_centroids(store, out, params, centroids, codec, progress, log)
     out.mkdir(parents=True, exist_ok=True)
-    done = 0
-    if progress_path.is_file():
-        previous = json.loads(progress_path.read_text(encoding="utf-8"))
-        if {k: previous.get(k) for k in record} != record:
-            changed = [k for k in record if previous.get(k) != record[k]]
-            raise CompressedIndexError(
-                f"{out} holds an unfinished build with other settings ({', '.join(changed)}); "
-                f"run it again with the same settings to resume, or with --force to start over")
-        done = int(previous.get("chunks_done", 0))
+    done = chunks_done(progress_path, record)
     started = time.time()
-    faiss = _faiss()
+    faiss = faiss_module()
     if done == 0 or not (out / CODEC_FILE).is_file():
         done = 0
         rng = np.random.default_rng(params.seed)
@@ -320,23 +312,59 @@ def build_compressed(store_dir: str | Path, params: CompressParams | None = None
             start = chunks[number]
             block = store.read_rows(start, start + chunk_rows)
             encoded = np.ascontiguousarray(index.sa_encode(block), dtype=np.uint8)
-            codes_file.seek(header + start * code_size)
-            codes_file.write(encoded.tobytes())
-            codes_file.flush()
-            os.fsync(codes_file.fileno())
+            write_rows(codes_file, header + start * code_size, encoded)
             state["chunks_done"] = number + 1
             write_json_atomic(progress_path, state)
             if progress is not None:
                 progress(len(block))
+    return finish_build(store, out, record, state, code_size=int(index.sa_code_size()))
+
+
+def chunks_done(progress_path: Path, record: dict) -> int:
+    """Chunks an unfinished build with the same settings (``record``) already encoded; 0 when
+    there is none; an error when the unfinished build used other settings."""
+    if not progress_path.is_file():
+        return 0
+    previous = json.loads(progress_path.read_text(encoding="utf-8"))
+    if {k: previous.get(k) for k in record} != record:
+        changed = [k for k in record if previous.get(k) != record[k]]
+        raise CompressedIndexError(
+            f"{progress_path.parent} holds an unfinished build with other settings ({', '.join(changed)}); "
+            f"run it again with the same settings to resume, or with --force to start over")
+    return int(previous.get("chunks_done", 0))
+
+
+def write_rows(handle, position: int, rows: np.ndarray) -> None:
+    """Write ``rows`` at byte ``position`` of an open ``.npy`` file and make them durable
+    before the progress record says so. Plain writes, not a writable memory map, whose dirty
+    pages would count as this process's resident memory."""
+    handle.seek(position)
+    handle.write(np.ascontiguousarray(rows).tobytes())
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def finish_build(store: DenseStore, out: Path, record: dict, state: dict, **sizes) -> Path:
+    """Copy the store's document ids and offsets, write ``meta.json`` (the store's meta, the
+    build record and ``sizes``) last, and drop the progress record."""
     shutil.copyfile(store.root / "offsets.npy", out / "offsets.npy")
     shutil.copyfile(store.root / "docids.txt", out / "docids.txt")
-    info = {k: record[k] for k in ("codec", "centroids", "n_vectors", "dim", "checkpoint_fingerprint", "seed", "train_size")}
-    info.update(code_size=int(index.sa_code_size()), format_version=FORMAT_VERSION, chunk_rows=chunk_rows,
-                store_dtype=str(store.vectors.dtype), train_seconds=state.get("train_seconds"))
-    meta = dict(store.meta, compressed=info)
-    write_json_atomic(out / "meta.json", meta)
-    progress_path.unlink()
+    info = {k: record[k] for k in ("codec", "centroids", "layout", "n_vectors", "dim", "checkpoint_fingerprint", "seed",
+                                   "train_size") if k in record}
+    info.update(sizes, format_version=FORMAT_VERSION, chunk_rows=record["chunk_rows"], store_dtype=str(store.vectors.dtype),
+                train_seconds=state.get("train_seconds"))
+    write_json_atomic(out / "meta.json", dict(store.meta, compressed=info))
+    (out / PROGRESS_FILE).unlink()
     return out
+
+
+def read_codec(path: Path):
+    """A FAISS codec file, or a clear error when it is truncated or corrupt."""
+    try:
+        return faiss_module().read_index(str(path))
+    except RuntimeError as err:
+        message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise CompressedIndexError(f"{path} cannot be read (truncated or corrupt?): {message}") from None
 
 
 def folder_bytes(root: Path, names: Sequence[str]) -> int:
@@ -388,7 +416,7 @@ class CompressedIndex:
         self.root, self.index, self.offsets, self.docids, self.meta, self.store = root, index, offsets, docids, meta, store
         info = meta["compressed"]
         self.codec, self.dim, self.n_vectors = info["codec"], int(info["dim"]), int(info["n_vectors"])
-        self.ivf = _faiss().try_extract_index_ivf(index)
+        self.ivf = faiss_module().try_extract_index_ivf(index)
         self.rows = _Codes(index, self.n_vectors, self.dim)
 
     def __len__(self) -> int:
@@ -404,7 +432,7 @@ class CompressedIndex:
         """Open ``root`` (a compressed folder). ``store``: ``None`` opens the float16 store
         of the parent folder when it is there (for ``rerank_exact``), ``True`` requires it,
         ``False`` skips it."""
-        faiss = _faiss()
+        faiss = faiss_module()
         root = Path(root)
         where = find_compressed(root)
         if where is None:
@@ -437,11 +465,7 @@ class CompressedIndex:
         if len(offsets) != len(docids) + 1 or int(offsets[-1]) != n_vectors:
             raise CompressedIndexError(f"compressed index {root}: offsets.npy ({len(offsets)} entries) does not match "
                                        f"docids.txt ({len(docids)} ids) and {n_vectors} codes")
-        try:
-            index = faiss.read_index(str(root / CODEC_FILE))
-        except RuntimeError as err:
-            message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            raise CompressedIndexError(f"{root / CODEC_FILE} cannot be read (truncated or corrupt?): {message}") from None
+        index = read_codec(root / CODEC_FILE)
         if int(index.sa_code_size()) != code_size:
             raise CompressedIndexError(f"{root / CODEC_FILE} makes {index.sa_code_size()}-byte codes, {CODES_FILE} holds {code_size}")
         dense = cls._open_store(root, n_vectors, store)
@@ -494,10 +518,7 @@ class CompressedIndex:
 
     def _nprobe(self, kprime: int, params: SearchParams) -> int:
         """Lists scanned per query vector: enough to scan about 8 k' codes, at least 16."""
-        if params.nprobe:
-            return int(params.nprobe)
-        per_list = max(1.0, self.n_vectors / max(1, int(self.ivf.nlist)))
-        return int(min(self.ivf.nlist, max(16, math.ceil(8 * kprime / per_list))))
+        return int(params.nprobe) if params.nprobe else default_nprobe(int(self.ivf.nlist), self.n_vectors, kprime, floor=16)
 
     def _exhaustive(self, kprime: int, params: SearchParams, widen: int) -> bool:
         if kprime < self.n_vectors:

@@ -30,17 +30,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .approximate import RowSource, SearchParams, _faiss, default_candidates, plan_candidates
+from .approximate import RowSource, SearchParams, default_candidates, default_nprobe, faiss_module, plan_candidates
 from .compressed import (
-    CODEC_FILE, CODES_FILE, DEFAULT_CANDIDATE_DOCS, FORMAT_VERSION, PROGRESS_FILE, CompressedIndex, CompressedIndexError,
-    progress_record, train_codec, write_json_atomic,
+    CODEC_FILE, CODES_FILE, DEFAULT_CANDIDATE_DOCS, PROGRESS_FILE, CompressedIndex, CompressedIndexError, chunks_done,
+    finish_build, progress_record, read_codec, train_codec, write_json_atomic, write_rows,
 )
 from .maxsim import QueryBatch
 from .store import DenseStore
@@ -84,22 +83,14 @@ def build_with_centroids(store: DenseStore, out: Path, params, centroid_codec: s
     """Build the per-passage-centroid layout of ``store`` into ``out`` (called by
     ``compressed.build_compressed``, which checks for a finished index first). Resumable:
     after every chunk of whole passages ``.build.json`` records how far it got."""
-    faiss = _faiss()
+    faiss = faiss_module()
     offsets = store.offsets.astype(np.int64)
     n, dim, n_docs = int(store.vectors.shape[0]), store.dim, len(store)
     chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 4)))
-    record = dict(progress_record(store, codec, params, chunk_rows), centroids=centroid_codec, layout=LAYOUT)
+    record = dict(progress_record(store, codec, params, chunk_rows, centroid_codec), layout=LAYOUT)
     progress_path = out / PROGRESS_FILE
     out.mkdir(parents=True, exist_ok=True)
-    done = 0
-    if progress_path.is_file():
-        previous = json.loads(progress_path.read_text(encoding="utf-8"))
-        if {k: previous.get(k) for k in record} != record:
-            changed = [k for k in record if previous.get(k) != record[k]]
-            raise CompressedIndexError(
-                f"{out} holds an unfinished build with other settings ({', '.join(changed)}); "
-                f"run it again with the same settings to resume, or with --force to start over")
-        done = int(previous.get("chunks_done", 0))
+    done = chunks_done(progress_path, record)
     started = time.time()
     have_codecs = (out / CODEC_FILE).is_file() and (out / CENTROID_CODEC_FILE).is_file()
     if done == 0 or not have_codecs:
@@ -137,7 +128,7 @@ def build_with_centroids(store: DenseStore, out: Path, params, centroid_codec: s
         array = np.load(out / name, mmap_mode="r")
         files[name] = (int(array.offset), int(array.itemsize * (array.shape[1] if array.ndim > 1 else 1)))
         del array
-    handles = {name: open(out / name, "r+b") for name in files}  # plain writes, as compressed.py
+    handles = {name: open(out / name, "r+b") for name in files}
     try:
         if progress is not None and done:
             progress(int(offsets[bounds[done]]))
@@ -153,10 +144,7 @@ def build_with_centroids(store: DenseStore, out: Path, params, centroid_codec: s
             rho = np.maximum.reduceat(norms, (offsets[d0:d1] - r0).astype(np.int64)).astype(np.float32)
             for name, first, data in ((CODES_FILE, r0, codes), (CENTROID_CODES_FILE, d0, centroid_codes), (NORMS_FILE, d0, rho)):
                 header, row_bytes = files[name]
-                handles[name].seek(header + first * row_bytes)
-                handles[name].write(data.tobytes())
-                handles[name].flush()
-                os.fsync(handles[name].fileno())
+                write_rows(handles[name], header + first * row_bytes, data)
             state["chunks_done"] = number + 1
             write_json_atomic(progress_path, state)
             if progress is not None:
@@ -164,15 +152,8 @@ def build_with_centroids(store: DenseStore, out: Path, params, centroid_codec: s
     finally:
         for handle in handles.values():
             handle.close()
-    shutil.copyfile(store.root / "offsets.npy", out / "offsets.npy")
-    shutil.copyfile(store.root / "docids.txt", out / "docids.txt")
-    info = {k: record[k] for k in ("codec", "centroids", "layout", "n_vectors", "dim", "checkpoint_fingerprint", "seed", "train_size")}
-    info.update(code_size=int(index.sa_code_size()), centroid_code_size=int(centroid_index.sa_code_size()),
-                format_version=FORMAT_VERSION, chunk_rows=chunk_rows, store_dtype=str(store.vectors.dtype),
-                train_seconds=state.get("train_seconds"))
-    write_json_atomic(out / "meta.json", dict(store.meta, compressed=info))
-    progress_path.unlink()
-    return out
+    return finish_build(store, out, record, state, code_size=int(index.sa_code_size()),
+                        centroid_code_size=int(centroid_index.sa_code_size()))
 
 
 # ------------------------------------------------------------------------- search
@@ -197,9 +178,9 @@ class CentroidRows(RowSource):
 
 
 def load_centroid_parts(root: Path, n_docs: int, info: dict):
-    """The centroid codec (a FAISS index holding every passage's centroid code, id = passage
-    number), the centroid codes and the residual norms, checked against ``meta.json``."""
-    faiss = _faiss()
+    """The centroid codec as a FAISS index holding every passage's centroid code (id =
+    passage number), the centroid codes and the residual norms, checked against ``meta.json``."""
+    faiss = faiss_module()
     for name in (CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE):
         if not (root / name).is_file():
             raise CompressedIndexError(f"compressed index {root} is missing {name}")
@@ -212,34 +193,28 @@ def load_centroid_parts(root: Path, n_docs: int, info: dict):
     if centroid_codes.shape != (n_docs, size) or norms.shape != (n_docs,):
         raise CompressedIndexError(f"{root}: {CENTROID_CODES_FILE} {centroid_codes.shape} / {NORMS_FILE} {norms.shape} do not "
                                    f"match {n_docs} passages of {size}-byte centroid codes")
-    try:
-        codec = faiss.read_index(str(root / CENTROID_CODEC_FILE))
-    except RuntimeError as err:
-        message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise CompressedIndexError(f"{root / CENTROID_CODEC_FILE} cannot be read (truncated or corrupt?): {message}") from None
-    if int(codec.sa_code_size()) != size:
-        raise CompressedIndexError(f"{root / CENTROID_CODEC_FILE} makes {codec.sa_code_size()}-byte codes, meta.json says {size}")
-    searcher = faiss.read_index(str(root / CENTROID_CODEC_FILE))  # a second copy holds the codes for search
+    searcher = read_codec(root / CENTROID_CODEC_FILE)
+    if int(searcher.sa_code_size()) != size:
+        raise CompressedIndexError(f"{root / CENTROID_CODEC_FILE} makes {searcher.sa_code_size()}-byte codes, meta.json says {size}")
+    # the same FAISS object decodes standalone codes (sa_decode reads no stored codes) and
+    # searches the codes added here
     inner = faiss.downcast_index(searcher.index) if isinstance(searcher, faiss.IndexPreTransform) else searcher
     inner.add_sa_codes(centroid_codes, np.arange(n_docs, dtype=np.int64))
     searcher.ntotal = inner.ntotal
-    return codec, searcher, centroid_codes, norms.astype(np.float32)
+    return searcher, centroid_codes, norms.astype(np.float32)
 
 
 def plan_from_centroids(searcher, norms: np.ndarray, batch: QueryBatch, depth: int, aggregate: str,
                         params: SearchParams, min_docs: int):
     """Candidate passages of every query from the nearest centroids of its vectors, with the
     bounds of the module docstring (``plan_candidates`` over passages: one "row" each)."""
-    faiss = _faiss()
+    faiss = faiss_module()
     n_docs = len(norms)
     ivf = faiss.try_extract_index_ivf(searcher)
     rho_max = float(norms.max()) if n_docs else 0.0
 
     def nprobe(kp: int) -> int:
-        if params.nprobe:
-            return int(params.nprobe)
-        per_list = max(1.0, n_docs / max(1, int(ivf.nlist)))
-        return int(min(ivf.nlist, max(16, math.ceil(8 * kp / per_list))))
+        return int(params.nprobe) if params.nprobe else default_nprobe(int(ivf.nlist), n_docs, kp, floor=16)
 
     def search(matrix: np.ndarray, kp: int, widen: int):
         if ivf is not None:
@@ -267,9 +242,9 @@ class CentroidCompressedIndex(CompressedIndex):
     def from_parts(cls, root: Path, codec, codes: np.ndarray, offsets: np.ndarray, docids: list[str], meta: dict,
                    store: DenseStore | None) -> "CentroidCompressedIndex":
         self = cls(root, codec, offsets, docids, meta, store)
-        centroid_codec, self.searcher, centroid_codes, self.norms = load_centroid_parts(root, len(docids), meta["compressed"])
-        self.ivf = None
-        self.rows = CentroidRows(centroid_codec, centroid_codes, codec, codes, offsets)
+        self.searcher, centroid_codes, self.norms = load_centroid_parts(root, len(docids), meta["compressed"])
+        self.ivf = None  # the residual codec's lists (if any) are not searched
+        self.rows = CentroidRows(self.searcher, centroid_codes, codec, codes, offsets)
         return self
 
     def plan(self, batch: QueryBatch, depth: int, aggregate: str, params: SearchParams, uniform: int | None):
