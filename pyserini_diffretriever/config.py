@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .errors import DiffRetrieverError
+
 NAME_PREFIX = "diffretriever-"
 BACKBONES = ("dream", "llada", "mlm", "qwen2", "llama")  # qwen2/llama: autoregressive (baselines)
 METHODS = ("diffretriever", "diffembed", "promptreps", "repllama")
@@ -29,7 +31,7 @@ KQ_AUTO = "auto"  # kq: auto -> a K_q predictor beside the config file (pyserini
 RELEASE_ENVIRONMENT = {"checkpoint": "DIFFRETRIEVER_CHECKPOINT", "base_checkpoint": "DIFFRETRIEVER_BASE_CHECKPOINT"}
 
 
-class ConfigError(ValueError):
+class ConfigError(DiffRetrieverError, ValueError):
     """A configuration that cannot be used, with the reason and the file it came from."""
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .errors import DiffRetrieverError
 
-class CorpusError(ValueError):
+
+class CorpusError(DiffRetrieverError, ValueError):
     """Bad corpus input, with file and line number."""
 
 

@@ -10,8 +10,10 @@ import json
 import sys
 from pathlib import Path
 
+from .errors import DiffRetrieverError
 
-class TopicsError(ValueError):
+
+class TopicsError(DiffRetrieverError, ValueError):
     """Bad topics or qrels input, with file and line number."""
 
 

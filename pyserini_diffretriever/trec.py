@@ -4,10 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from .errors import DiffRetrieverError
+
 Run = dict[str, dict[str, float]]
 
 
-class RunError(ValueError):
+class RunError(DiffRetrieverError, ValueError):
     """A malformed run file, with file and line."""
 
 

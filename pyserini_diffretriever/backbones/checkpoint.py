@@ -6,8 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from ..errors import DiffRetrieverError
 
-class CheckpointError(FileNotFoundError):
+
+class CheckpointError(DiffRetrieverError, FileNotFoundError):
     """A checkpoint that cannot be loaded, naming the directory and the missing piece."""
 
 

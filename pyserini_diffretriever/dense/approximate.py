@@ -95,6 +95,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..errors import DiffRetrieverError
 from .maxsim import AGGREGATES, Hits, MaxSimError, QueryBatch, TopK
 
 INDEX_FILE = "faiss.index"
@@ -104,7 +105,7 @@ STORAGES = ("flat", "fp16", "sq8")
 PARAMS_VERSION = 1
 
 
-class ApproximateIndexError(ValueError):
+class ApproximateIndexError(DiffRetrieverError, ValueError):
     """A FAISS index that is missing, unreadable, or built for other vectors."""
 
 

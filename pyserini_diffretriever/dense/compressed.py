@@ -49,6 +49,7 @@ from .approximate import (
     ApproximateStats, RowSource, SearchParams, faiss_module, default_candidates, default_nprobe,
     plan_candidates, rerank, score_groups,
 )
+from ..errors import DiffRetrieverError
 from .maxsim import AGGREGATES, Hits, MaxSimError, QueryBatch, TopK
 from .store import DenseStore
 
@@ -60,7 +61,7 @@ FORMAT_VERSION = 1
 DEFAULT_CANDIDATE_DOCS = 4.0
 
 
-class CompressedIndexError(ValueError):
+class CompressedIndexError(DiffRetrieverError, ValueError):
     """A compressed index that is missing, incomplete, corrupt, or built for other vectors."""
 
 

@@ -43,6 +43,8 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from ..errors import DiffRetrieverError
+
 AGGREGATES = ("sum", "mean")
 #: Size of the block's product (``T x rows`` float32) the automatic block size aims at.
 #: Measured on 2 cores (100k docs x 16 x 768, 32 queries): 8 MB products cost 1.16x the
@@ -54,7 +56,7 @@ MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 4096, 1 << 19
 MAX_COPIED_BLOCK_BYTES = 256 << 20
 
 
-class MaxSimError(ValueError):
+class MaxSimError(DiffRetrieverError, ValueError):
     """Queries or documents that cannot be scored (wrong shape, dimension, aggregate...)."""
 
 

@@ -17,10 +17,12 @@ from typing import Iterable
 
 import numpy as np
 
+from ..errors import DiffRetrieverError
+
 FORMAT_VERSION = 1
 
 
-class DenseStoreError(ValueError):
+class DenseStoreError(DiffRetrieverError, ValueError):
     """A dense store that cannot be used: missing or inconsistent files."""
 
 

@@ -29,9 +29,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..corpus import Document, Fingerprint
+from ..errors import DiffRetrieverError
 
 
-class CorpusMismatchError(ValueError):
+class CorpusMismatchError(DiffRetrieverError, ValueError):
     """An output folder that holds (part of) an encoding of another corpus or chunk layout."""
 
 

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import DiffRetrieverError
 
-class TrainingDataError(ValueError):
+
+class TrainingDataError(DiffRetrieverError, ValueError):
     """Training data that cannot be used, naming the file and line."""
 
 

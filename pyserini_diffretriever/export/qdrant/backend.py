@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ...errors import DiffRetrieverError
+
 SPARSE, DENSE = "sparse", "dense"
 #: Collection metadata key of the export record.
 META_KEY = "diffretriever"
@@ -33,7 +35,7 @@ DATATYPES = ("float32", "float16")
 _NAMESPACE = uuid.UUID("6f0c5a4e-3d55-4a3e-9c61-0a7d2f1e9b10")
 
 
-class QdrantError(ValueError):
+class QdrantError(DiffRetrieverError, ValueError):
     """A Qdrant target that cannot be used: unreachable, missing collection, wrong shape."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ...dense.store import DenseStoreError
+from ...errors import DiffRetrieverError
 
 if TYPE_CHECKING:  # torch and FAISS load on first use (see __main__: OMP settings come first)
     import numpy as np
@@ -28,7 +29,7 @@ SHOULD_MATCH = ("prompt_one", "prompt_few", "shift_logits", "denoising_steps", "
                 "count_masks_in_length", "max_length_passage", "max_new_tokens")
 
 
-class EncoderMismatchError(ValueError):
+class EncoderMismatchError(DiffRetrieverError, ValueError):
     """The query encoder is not the encoder the dense store was built with."""
 
 
