@@ -1,12 +1,14 @@
 """TREC run files: ``qid Q0 docid rank score tag`` per line."""
 from __future__ import annotations
 
+from operator import attrgetter
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from .errors import DiffRetrieverError
 
 Run = dict[str, dict[str, float]]
+Hit = TypeVar("Hit")
 
 
 class RunError(DiffRetrieverError, ValueError):
@@ -82,3 +84,17 @@ def remove_query_hits(source: str | Path, target: str | Path, hits: int) -> int:
             out.write(f"{qid} Q0 {docid} {rank} {score} {tag}\n")
     tmp.replace(target)
     return dropped
+
+
+# ---- the remove-query rule (--remove-query), one definition for every search path
+def search_depth(hits: int, remove_query: bool) -> int:
+    """How many hits to ask a searcher for: one more than wanted when the query's own document
+    may be among them and will be dropped."""
+    return hits + 1 if remove_query else hits
+
+
+def without_query(qid: str, found: Sequence[Hit], hits: int, remove_query: bool,
+                  docid: Callable[[Hit], str] = attrgetter("docid")) -> list[Hit]:
+    """``found`` (best first) without the hit whose docid equals ``qid`` (compared as strings,
+    so numeric ids count too) when ``remove_query``, cut to ``hits``."""
+    return [h for h in found if not (remove_query and docid(h) == qid)][:hits]

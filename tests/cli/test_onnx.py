@@ -17,7 +17,7 @@ from pyserini_diffretriever.encode.factory import build_encoder  # noqa: E402
 from pyserini_diffretriever.encode.onnx_encoder import ExportError, OnnxQueryEncoder, choose_providers  # noqa: E402
 from pyserini_diffretriever.export.onnx import export_query_encoder  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUERIES = [
     "what causes scurvy in sailors",
     "Vitamin C",

@@ -8,27 +8,8 @@ import torch
 
 from pyserini_diffretriever import DiffRetrieverEncoder
 from pyserini_diffretriever.config import EncoderConfig
+from conftest import PASSAGE_ONE, QUERY_FEW, SYSTEM, TEXT, encoder
 from reference_decoder import REFERENCE
-
-SYSTEM = "You are an AI assistant that can understand human language."
-QUERY_FEW = ('Query: "', '". Use a few words to represent the query in a retrieval task. '
-             'Make sure your words are in lowercase.', 'The words are: "')
-PASSAGE_ONE = ('Passage: "', '". Use one word to represent the passage in a retrieval task. '
-               'Make sure your word is in lowercase.', 'The word is: "')
-TEXT = "Vitamin C deficiency causes scurvy in sailors on long voyages."
-
-_ENCODERS = {}
-
-
-def encoder(checkpoints, kind, **options):
-    """Encoders share one loaded backbone per kind (loading is the slow part)."""
-    key = (kind, tuple(sorted(options.items())))
-    if key not in _ENCODERS:
-        base = _ENCODERS.get((kind, ()))
-        backbone = base.backbone if base is not None else None
-        config = EncoderConfig(backbone=kind, checkpoint=str(checkpoints[kind]), dtype="float32", device="cpu", **options)
-        _ENCODERS[key] = DiffRetrieverEncoder(config, backbone=backbone)
-    return _ENCODERS[key]
 
 
 def expected_prefix_suffix(kind, user_prefix, user_suffix, assistant_prefix):

@@ -25,7 +25,7 @@ from pyserini_diffretriever.testing.checkpoints import (
 )
 from reference_decoder import REFERENCE
 
-from test_encoder import PASSAGE_ONE, QUERY_FEW, SYSTEM, TEXT  # the hand-written prompt strings
+from conftest import PASSAGE_ONE, QUERY_FEW, SYSTEM, TEXT  # the hand-written prompt strings
 TEXTS = [TEXT, "BM25 ranks passages.", "Dense retrieval maps each query and each passage to vectors of numbers "
          "that a library such as FAISS searches in milliseconds.", "heart attack"]
 

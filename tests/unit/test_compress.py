@@ -19,7 +19,7 @@ from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
 from pyserini_diffretriever.dense.store import DenseStore, write_store
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -13,7 +13,7 @@ from pyserini_diffretriever.analysis.scoring import MODES, cell_runs, per_query
 from pyserini_diffretriever.analysis.sweep import SweepOptions, run_sweep
 from pyserini_diffretriever.config import load_config
 from pyserini_diffretriever.evaluation import evaluate
-from test_encode_command import make_corpus
+from conftest import make_corpus
 
 N_DOCS = 30
 QUERIES = {"q1": "vitamin scurvy sailor", "q2": "gene mutation virus", "q3": "ocean ship diet fruit",

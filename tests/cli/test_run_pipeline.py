@@ -17,8 +17,8 @@ from pyserini_diffretriever.evaluation import evaluate
 from pyserini_diffretriever.fusion import hybrid
 from pyserini_diffretriever.topics import read_beir_qrels, write_json_topics, write_tsv_topics
 from pyserini_diffretriever.trec import read_run
-from test_encode_command import make_corpus
-from test_lucene_impact import user_environment
+from conftest import make_corpus
+from conftest import user_environment
 
 QUERIES = {"q1": "vitamin scurvy sailor", "007": "gene mutation virus", "17": "ocean ship diet"}
 MODES = ("bm25", "sparse", "dense", "hybrid")

@@ -18,8 +18,8 @@ from pyserini_diffretriever.dense import DenseStore
 from pyserini_diffretriever.dense.build import build_store_from_chunks
 from pyserini_diffretriever.dense.store import DenseStoreError
 from pyserini_diffretriever.encode.output import CorpusMismatchError, EncodedCorpusWriter
-from test_encode_command import make_corpus, sparse_lines
-from test_lucene_impact import user_environment, write_test_encoder
+from conftest import make_corpus, sparse_lines
+from conftest import user_environment, write_test_encoder
 
 PY = sys.executable
 

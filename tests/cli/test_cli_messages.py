@@ -10,7 +10,7 @@ import pytest
 from pyserini_diffretriever.config import load_config
 from pyserini_diffretriever.dense.build import store_meta
 from pyserini_diffretriever.search.faiss import EncoderMismatchError, check_encoder
-from test_lucene_impact import user_environment, write_test_encoder
+from conftest import user_environment, write_test_encoder
 
 COMMANDS = ["encode", "run", "fusion", "topics"]
 

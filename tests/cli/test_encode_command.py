@@ -11,24 +11,9 @@ import pytest
 
 from pyserini_diffretriever.dense import DenseStore
 from pyserini_diffretriever.encode.output import EMPTY_VECTOR_TOKEN
-from test_lucene_impact import user_environment, write_test_encoder
+from conftest import WORDS, make_corpus, sparse_lines, user_environment, write_test_encoder
 
 PY = sys.executable
-WORDS = ("protein cell membrane vitamin scurvy sailor voyage ocean ship diet fruit citrus lemon disease "
-         "treatment doctor patient blood bone muscle energy enzyme gene mutation virus bacteria").split()
-
-
-def make_corpus(path: Path, n: int = 23) -> list[str]:
-    ids = []
-    with open(path, "w", encoding="utf-8") as out:
-        for i in range(n):
-            words = [WORDS[(i * 5 + j * 3) % len(WORDS)] for j in range(6 + i % 9)]
-            doc = {"_id": f"doc{i:02d}", "title": words[0].title(), "text": " ".join(words)}
-            if i == 3:
-                doc = {"_id": "doc03", "title": "", "text": "the of and"}  # no content word: placeholder
-            out.write(json.dumps(doc) + "\n")
-            ids.append(doc["_id"])
-    return ids
 
 
 def encode(*args, cwd=None):
@@ -36,10 +21,6 @@ def encode(*args, cwd=None):
                             capture_output=True, text=True, timeout=600, env=user_environment(), cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-def sparse_lines(folder: Path) -> list[dict]:
-    return [json.loads(l) for f in sorted((folder / "sparse").glob("*.jsonl")) for l in f.read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from test_lucene_impact import user_environment
+from conftest import user_environment
 
-REFERENCE = Path(__file__).resolve().parents[1] / "runs" / "reference" / "demo"
+REFERENCE = Path(__file__).resolve().parents[2] / "runs" / "reference" / "demo"
 MODES = ("bm25", "sparse", "dense", "hybrid")
 
 

