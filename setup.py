@@ -1,4 +1,5 @@
-"""Build script: metadata lives in setup.cfg; this file only adds the start-up hook.
+"""Build script: metadata lives in pyproject.toml; this file adds the package list and the
+start-up hook, the two things pyproject.toml cannot express.
 
 The hook is one ``.pth`` file at the top of site-packages (``PTH_NAME`` below). Its single
 line registers a tiny import finder (``pyserini_diffretriever.pyserini_bridge.hook``) so that stock
@@ -155,7 +156,7 @@ class develop_with_hook(develop):
 cmdclass["develop"] = develop_with_hook
 
 # Every subpackage of the library, plus the top-level encoders/ folder installed as the data
-# package pyserini_diffretriever.configs (package_dir in setup.cfg).
+# package pyserini_diffretriever.configs (package-dir in pyproject.toml).
 PACKAGES = find_packages(include=["pyserini_diffretriever", "pyserini_diffretriever.*"]) + ["pyserini_diffretriever.configs"]
 
 setup(cmdclass=cmdclass, packages=PACKAGES)
