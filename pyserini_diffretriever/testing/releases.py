@@ -22,6 +22,8 @@ import pathlib
 import torch
 from torch import nn
 
+from .checkpoints import DREAM_CONFIG, LLADA_MASK_TOKEN_ID
+
 __all__ = ["PROMPTS", "write_release", "official_prompt_ids"]
 
 # Prompt strings of the test releases (written for these tests). The ids stored in
@@ -96,12 +98,12 @@ LORA_SETTINGS = {
     "dream": ("FEATURE_EXTRACTION", ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
     "llada": ("CAUSAL_LM", ["q_proj", "k_proj", "v_proj", "attn_out", "ff_proj", "up_proj", "ff_out"]),
 }
-HUB_NAMES = {"dream": "Dream-org/Dream-v0-Instruct-7B", "llada": "GSAI-ML/LLaDA-8B-Instruct"}
-MASK_IDS = {"dream": 151666, "llada": 126336}
+HUB_NAMES = {"dream": DREAM_CONFIG["_name_or_path"], "llada": "GSAI-ML/LLaDA-8B-Instruct"}
+MASK_IDS = {"dream": DREAM_CONFIG["mask_token_id"], "llada": LLADA_MASK_TOKEN_ID}
 
 
 def _tokenizer(kind: str, base: pathlib.Path):
-    from transformers import PreTrainedTokenizerFast, Qwen2Tokenizer
+    from transformers import PreTrainedTokenizerFast, Qwen2Tokenizer  # deferred: loads transformers
 
     return (Qwen2Tokenizer if kind == "dream" else PreTrainedTokenizerFast).from_pretrained(str(base))
 
@@ -116,7 +118,7 @@ def write_release(path, base, kind: str, *, kq: int = 4, kp: int = 16, r: int = 
     weight changes). ``weights_format`` "bin" saves ``adapter_model.bin`` instead (peft's
     ``safe_serialization=False``). ``retriever_overrides`` replaces fields of
     ``retriever_config.json`` (for malformed-release tests). Returns the folder."""
-    from peft import LoraConfig, TaskType, get_peft_model
+    from peft import LoraConfig, TaskType, get_peft_model  # deferred: loads peft (and transformers)
 
     base = pathlib.Path(base)
     cfg = json.loads((base / "config.json").read_text(encoding="utf-8"))

@@ -142,6 +142,32 @@ def test_global_rng_untouched(tmp_path):
     assert torch.equal(torch.rand(3), expected)
 
 
+
+@pytest.mark.parametrize("name", ["dream", "llada", "qwen2-instruct", "llama3-instruct"])
+def test_one_writer_follows_each_weight_table(tmp_path, name):
+    """The table-driven writer: odd sizes land in config.json and in every tensor's shape,
+    the tensors are exactly the table's, and the vocabulary keeps its real size."""
+    architecture = checkpoints.ARCHITECTURES[name]
+    kv_heads = 3 if name == "llada" else 1  # LLaDA has n_kv_heads == n_heads
+    directory = checkpoints.write_checkpoint(architecture, tmp_path / name, hidden=24, layers=3, heads=3,
+                                             kv_heads=kv_heads, intermediate=40, seed=1, dtype="float32",
+                                             num_shards=1)
+    config = _config(directory)
+    assert {key: config[key] for key in architecture.sizes} == {
+        key: {"hidden": 24, "layers": 3, "heads": 3, "kv_heads": kv_heads, "intermediate": 40,
+              "dtype": "float32"}[size] for key, size in architecture.sizes.items()}
+    table = architecture.weights
+    expected = [t.name for t in table.first]
+    expected += [table.block.format(n=n) + t.name for n in range(3) for t in table.layer]
+    expected += [t.name for t in table.last]
+    with safe_open(str(directory / "model-00001-of-00001.safetensors"), framework="pt") as handle:
+        shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    assert set(shapes) == set(expected)
+    sizes = {"vocab": architecture.vocab_size, "hidden": 24, "kv": kv_heads * 8, "intermediate": 40}
+    assert all(shapes[n] == tuple(sizes[s] for s in t.shape)
+               for n, t in zip(expected, [*table.first, *(t for _ in range(3) for t in table.layer), *table.last]))
+
+
 # --------------------------------------------------------------------------- configs
 
 
@@ -282,7 +308,7 @@ def test_bert_checkpoint(bert_checkpoint):
 _DIGEST_CODE = """
 import hashlib
 from pyserini_diffretriever.testing import checkpoints
-trained = (checkpoints._train_byte_level_bpe(), checkpoints._train_wordpiece())
+trained = (checkpoints.train_byte_level_bpe(), checkpoints.train_wordpiece())
 digest = hashlib.sha256(repr(trained).encode()).hexdigest()
 """
 
@@ -291,7 +317,7 @@ def test_vocabularies_are_reproducible_across_processes():
     """The toy vocabularies must not depend on hash-map order inside the tokenizers trainers."""
     namespace = {}
     exec(_DIGEST_CODE, namespace)
-    root = pathlib.Path(checkpoints.__file__).resolve().parents[2]
+    root = pathlib.Path(checkpoints.__file__).resolve().parents[3]  # testing/checkpoints/__init__.py
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     code = _DIGEST_CODE + "print(digest)"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
