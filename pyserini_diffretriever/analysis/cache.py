@@ -15,15 +15,18 @@ disk encodes nothing and never loads the model).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..dense.store import DenseStore
+from ..encode.factory import build_encoder
+from ..encode.pipeline import LazyEncoder, encode_corpus
+from ..encode.record import check_encoder_record
 
 
 @dataclass
@@ -67,20 +70,6 @@ class _Counting:
         return getattr(self._inner, name)
 
 
-class _State:
-    """What the encode command's corpus loop needs: a config and an encoder built on demand."""
-
-    def __init__(self, cache: "EncodingCache", config) -> None:
-        self.cache, self.config = cache, config
-        self._encoder = None
-
-    @property
-    def encoder(self):
-        if self._encoder is None:
-            self._encoder = self.cache.encoder(self.config)
-        return self._encoder
-
-
 class EncodingCache:
     """Encodings of one collection with one base encoder configuration, for any K.
 
@@ -94,8 +83,6 @@ class EncodingCache:
     """
 
     def __init__(self, root: str | Path, config, corpus: str | Path, batch_size: int = 32) -> None:
-        from ..encode.__main__ import check_encoder_record
-
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.base = config.replace(kq=config.kq if isinstance(config.kq, int) else 1)
@@ -114,7 +101,7 @@ class EncodingCache:
     @property
     def backbone(self):
         if self._backbone is None:
-            from ..backbones import load_backbone
+            from ..backbones import load_backbone  # deferred: loads torch (a cached sweep needs no model)
 
             c = self.base
             self._backbone = load_backbone(c.backbone, c.checkpoint, device=c.device, dtype=c.dtype)
@@ -122,8 +109,6 @@ class EncodingCache:
 
     def encoder(self, config):
         """An encoder for ``config`` on the shared backbone, counting what it encodes."""
-        from ..encode.factory import build_encoder
-
         return _Counting(build_encoder(config, backbone=self.backbone), self)
 
     # ------------------------------------------------------------------ corpus
@@ -132,16 +117,11 @@ class EncodingCache:
 
     def corpus(self, kp: int) -> CorpusEncoding:
         """The corpus encoded with K_p = ``kp`` (encoded now unless complete on disk)."""
-        from ..encode.__main__ import check_encoder_record, encode_corpus
-
         config = self.base.replace(kp=kp)
         out = self.corpus_dir(kp)
-        out.mkdir(parents=True, exist_ok=True)
-        check_encoder_record(out, config)
         before = self.encoded_texts
-        args = argparse.Namespace(corpus=str(self.corpus_path), shard_id=0, num_shards=1, chunk_size=1000,
-                                  batch_size=self.batch_size, no_sparse=False, no_dense=False, dense_dtype="float16")
-        encode_corpus(args, config, _State(self, config), out)
+        encode_corpus(str(self.corpus_path), config, out, batch_size=self.batch_size,
+                      encoder=LazyEncoder(config, build=self.encoder))
         if self.encoded_texts > before:
             self.encoded["corpus"].append(kp)
         store = DenseStore.open(out / "dense")
@@ -179,8 +159,6 @@ class EncodingCache:
         missing = [q for q in topics if q not in have]
         if not missing:
             return stored.subset(list(topics))
-        from tqdm import tqdm
-
         encoder = self.encoder(self.base.replace(kq=kq))
         for start in tqdm(range(0, len(missing), self.batch_size), unit="batch", desc=f"encode queries K_q={kq}"):
             batch = missing[start: start + self.batch_size]

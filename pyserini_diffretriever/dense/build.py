@@ -47,8 +47,12 @@ def store_is_current(root: str | Path, fingerprint, config) -> bool:
         meta.get("checkpoint_fingerprint") == checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
 
 
-def build_store_from_chunks(writer, state, fingerprint, num_shards: int = 1, chunk_size: int = 1000,
-                            dense_dtype: str = "float16"):
+def build_store_from_chunks(writer, config, fingerprint, num_shards: int = 1, chunk_size: int = 1000,
+                            dense_dtype: str = "float16") -> Path:
+    """Merge the dense chunks of ``writer`` (an :class:`~pyserini_diffretriever.encode.output.EncodedCorpusWriter`)
+    into its ``dense/`` store, recording ``config`` (the encoder configuration) and the corpus
+    ``fingerprint``; every chunk of the layout must be finished and hold the documents its
+    marker records."""
     names = writer.chunk_names(fingerprint.count, num_shards, chunk_size)
     files = [writer.chunks_dir / f"{name}.npz" for name in names]
     lost = [name for name, file in zip(names, files) if writer.is_done(name) and not file.is_file()]
@@ -84,6 +88,6 @@ def build_store_from_chunks(writer, state, fingerprint, num_shards: int = 1, chu
                 yield chunk["vectors"], chunk["lengths"], [str(d) for d in chunk["docids"]]
 
     root = write_store(writer.root / "dense", chunks(), n_vectors, dim or 0,
-                       store_meta(state.config, fingerprint.digest), dense_dtype)
+                       store_meta(config, fingerprint.digest), dense_dtype)
     print(f"dense store: {documents} documents, {n_vectors} vectors of dimension {dim} -> {root}")
     return root

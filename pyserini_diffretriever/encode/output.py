@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -202,8 +203,6 @@ class EncodedCorpusWriter:
 
 def remove_encoding(output: str | Path) -> None:
     """``--overwrite``: delete what the encode command wrote in ``output`` (nothing else)."""
-    import shutil
-
     root = Path(output)
     for folder in ("sparse", "dense", ".progress", ".tmp"):
         if (root / folder).is_dir():

@@ -29,6 +29,10 @@ differences between the two releases are in :mod:`.versions`):
     this environment (``make install`` runs it last).
 ``versions.py``
     The table of supported releases and what differs between them.
+``lucene.py``
+    Stock Pyserini indexing and search commands run in child processes, an index reused only
+    while its collection is the same, and the BM25 collection of a corpus (used by
+    ``python -m pyserini_diffretriever.run`` and BM25 negative mining in training).
 
 Importing this package imports nothing else (the start-up hook depends on it).
 """

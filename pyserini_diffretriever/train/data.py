@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..corpus import read_documents
 from ..errors import DiffRetrieverError
+from ..pyserini_bridge.lucene import build_lucene, lucene_search, write_bm25_collection
+from ..topics import beir_split, write_tsv_topics
+from ..trec import ranked, read_run
 
 
 class TrainingDataError(DiffRetrieverError, ValueError):
@@ -113,9 +117,6 @@ def read_triples(path: str | Path) -> list[Example]:
 
 def read_beir(collection: str | Path, split: str = "train") -> list[Example]:
     """Queries of ``qrels/<split>.tsv`` with their judged documents (score > 0) as positives."""
-    from ..corpus import read_documents
-    from ..topics import beir_split
-
     collection = Path(collection)
     topics, qrels = beir_split(collection, split)
     wanted = {docid for docs in qrels.values() for docid, score in docs.items() if score > 0}
@@ -165,11 +166,6 @@ def mine_bm25_negatives(examples: list[Example], collection: str | Path, workdir
     defaults, k1 0.9 b 0.4), minus its positives and minus the ``skip`` best-ranked
     non-positives (likely unjudged relevant documents). ``index`` reuses a Lucene index of
     the corpus (JsonCollection); otherwise one is built in ``workdir``."""
-    from ..corpus import read_documents
-    from ..run import build_lucene, lucene_search, write_bm25_collection
-    from ..topics import write_tsv_topics
-    from ..trec import ranked, read_run
-
     collection, workdir = Path(collection), Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if index is None:

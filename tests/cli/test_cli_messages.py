@@ -68,7 +68,7 @@ def test_dense_mismatch_hint_is_a_command_that_works():
 
 
 def test_clean_log_removes_escape_codes_and_redraws():
-    from pyserini_diffretriever.run import clean_log
+    from pyserini_diffretriever.pyserini_bridge.lucene import clean_log
 
     assert clean_log("\rLoading: 0%\x1b[A\rLoading: 100%\nnext\x1b[0m line") == "Loading: 100%\nnext line"
 

@@ -95,9 +95,7 @@ def test_a_finished_chunk_of_other_documents_is_refused(tmp_path):
 
 
 def test_dense_merge_takes_only_chunks_whose_ids_match_their_markers(tmp_path):
-    class State:
-        config = load_config("diffretriever-splade-tiny")
-
+    config = load_config("diffretriever-splade-tiny")
     docs = [Document(f"d{i}", f"text {i}") for i in range(5)]
     writer = EncodedCorpusWriter(tmp_path / "out")
     vectors = [np.full((2, 3), i, np.float32) for i in range(5)]
@@ -107,7 +105,7 @@ def test_dense_merge_takes_only_chunks_whose_ids_match_their_markers(tmp_path):
     # a stray chunk file of a bigger, older corpus is not part of this corpus's layout: ignored
     np.savez(writer.chunks_dir / "part-000-00002.npz", vectors=np.zeros((2, 3), np.float32),
              lengths=np.array([2], np.int32), docids=np.array(["stale"]))
-    build_store_from_chunks(writer, State, fingerprint, num_shards=1, chunk_size=3)
+    build_store_from_chunks(writer, config, fingerprint, num_shards=1, chunk_size=3)
     store = DenseStore.open(tmp_path / "out" / "dense")
     assert store.docids == [d.docid for d in docs] and store.vectors.shape == (10, 3)
     assert store.meta["corpus_fingerprint"] == fingerprint.digest
@@ -115,7 +113,7 @@ def test_dense_merge_takes_only_chunks_whose_ids_match_their_markers(tmp_path):
     np.savez(writer.chunks_dir / "part-000-00001.npz", vectors=np.zeros((4, 3), np.float32),
              lengths=np.array([2, 2], np.int32), docids=np.array(["d3", "other"]))
     with pytest.raises(DenseStoreError, match=r"part-000-00001.npz: its 2 document ids are not the ones"):
-        build_store_from_chunks(writer, State, fingerprint, num_shards=1, chunk_size=3)
+        build_store_from_chunks(writer, config, fingerprint, num_shards=1, chunk_size=3)
 
 
 def test_shards_of_different_corpora_are_refused(work, tmp_path):

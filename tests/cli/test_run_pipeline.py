@@ -165,7 +165,7 @@ def test_json_topics_round_trip(tmp_path):
 
 def test_a_count_check_names_the_missing_documents_and_why(tmp_path):
     """Without the placeholder, Anserini skips a document with empty contents: the check says which."""
-    from pyserini_diffretriever.run import build_lucene
+    from pyserini_diffretriever.pyserini_bridge.lucene import build_lucene
 
     collection = tmp_path / "collection"
     collection.mkdir()

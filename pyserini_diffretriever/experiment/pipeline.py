@@ -1,0 +1,179 @@
+"""One experiment on one BEIR-layout collection: encode, index, search every mode, evaluate,
+report. The library behind ``python -m pyserini_diffretriever.run`` (its module docstring
+describes the outputs and what is reused between runs)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..config import load_config
+from ..corpus import CorpusError
+from ..demo import collection_path
+from ..encode.factory import encoder_class
+from ..encode.pipeline import LazyEncoder, encode_corpus
+from ..encode.record import empty_vector_note
+from ..evaluation import evaluate
+from ..fusion import coverage_warning, hybrid
+from ..pyserini_bridge.lucene import build_lucene, lucene_search, write_bm25_collection
+from ..search.faiss import MultiVectorSearcher
+from ..topics import beir_split, write_json_topics, write_trec_qrels, write_tsv_topics
+from ..trec import read_run, search_depth, without_query, write_run
+from .report import MODES, plot, table
+
+#: Queries per dense search call.
+DENSE_BATCH = 64
+
+
+def default_threads() -> int:
+    """Lucene threads when none are asked for: every CPU."""
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class ExperimentOptions:
+    """What :func:`run_experiment` runs; each field is the ``run`` command's flag of that name."""
+
+    collection: str
+    encoder: str = "diffretriever-default"
+    split: str = "test"
+    output_dir: str | None = None
+    index_dir: str = "indexes"
+    alpha: float = 0.5
+    hits: int = 1000
+    remove_query: bool = False
+    overwrite: bool = False
+    batch_size: int = 32
+    checkpoint: str | None = None
+    base_checkpoint: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    threads: int = field(default_factory=default_threads)
+
+
+class Timer:
+    """Runs a step with a heading and its wall time printed; ``times`` keeps each step's seconds."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def __call__(self, name: str, fn, *args, **kwargs):
+        print(f"== {name}", flush=True)
+        start = time.time()
+        result = fn(*args, **kwargs)
+        self.times[name] = round(time.time() - start, 2)
+        print(f"   {name}: {self.times[name]:.1f} s", flush=True)
+        return result
+
+
+def resolve_collection(name: str) -> Path:
+    """``demo`` (the embedded collection) or a BEIR-layout folder."""
+    if name == "demo":
+        return collection_path()
+    path = Path(name)
+    if not (path / "corpus.jsonl").is_file():
+        raise CorpusError(f"{path} is not a BEIR-layout collection (no corpus.jsonl)")
+    return path
+
+
+def write_cached_queries(topics: dict[str, str], qids: list[str], sparse: list[dict[str, int]], path: Path) -> None:
+    """The sparse query vectors as the cached-query JSONL of ``pyserini.search.lucene --encoder FILE``."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for qid, vector in zip(qids, sparse):
+            handle.write(json.dumps({"id": qid, "contents": " ".join(topics[qid].split()), "vector": vector},
+                                    ensure_ascii=False) + "\n")
+
+
+def dense_search(store: Path, encoder, qids, vectors, output: Path, hits: int, remove_query: bool) -> None:
+    """MaxSim search of already-encoded query ``vectors`` over the dense ``store``, as a TREC run."""
+    searcher = MultiVectorSearcher(store, encoder)
+    depth = search_depth(hits, remove_query)
+    found: dict[str, dict[str, float]] = {}
+    for start in tqdm(range(0, len(qids), DENSE_BATCH), unit="batch", desc="dense search"):
+        batch = searcher.search_vectors(vectors[start: start + DENSE_BATCH], depth)
+        for qid, results in zip(qids[start: start + DENSE_BATCH], batch):
+            found[qid] = {r.docid: r.score for r in without_query(qid, results, hits, remove_query)}
+    write_run(found, output, "diffretriever-dense", hits, qids)
+
+
+def run_experiment(options: ExperimentOptions) -> dict:
+    """Encode, index, search (BM25, sparse, dense, hybrid), evaluate and report; returns the
+    report written to ``results.json``."""
+    started = time.time()
+    timer = Timer()
+    collection = resolve_collection(options.collection)
+    name = "demo" if options.collection == "demo" else collection.resolve().name
+    config = load_config(options.encoder, checkpoint=options.checkpoint, base_checkpoint=options.base_checkpoint,
+                         device=options.device, dtype=options.dtype, batch_size=options.batch_size)
+    out = Path(options.output_dir or Path("runs") / name / config.name)
+    out.mkdir(parents=True, exist_ok=True)
+    indexes = Path(options.index_dir)
+    encoded = indexes / f"{name}-{config.name}"
+    split, hits, remove_query = options.split, options.hits, options.remove_query
+
+    topics, qrels = beir_split(collection, split)
+    write_tsv_topics(topics, out / f"topics.{split}.tsv")
+    pyserini_topics = out / f"topics.{split}.json"  # what Pyserini reads: see the run command's docstring
+    write_json_topics(topics, pyserini_topics)
+    write_trec_qrels(qrels, out / f"qrels.{split}.txt")
+    print(f"{name}: split {split}, {len(topics)} judged queries; encoder {config.name}")
+
+    encoder = LazyEncoder(config)
+    encoding = timer("encode corpus", encode_corpus, str(collection / "corpus.jsonl"), config, encoded,
+                     batch_size=options.batch_size, overwrite=options.overwrite, encoder=encoder)
+    count = encoding.corpus_documents
+    has_sparse = encoder_class(config.method).has_sparse  # DiffEmbed and RepLLaMA are dense only
+    modes = MODES if has_sparse else ("bm25", "dense")
+    if has_sparse:
+        timer("index sparse (Lucene impact)", build_lucene, encoded / "sparse", encoded / "lucene", count,
+              options.threads, True)
+
+    qids = list(topics)
+    queries = timer("encode queries", encoder.encoder.encode, [topics[q] for q in qids], True, options.batch_size)
+    cached = out / "queries.cached.jsonl"  # rewritten on every run: never reused
+    write_cached_queries(topics, qids, queries.sparse, cached)
+    empty_queries = sum(1 for vector in queries.sparse if not vector) if has_sparse else 0
+    runs = {mode: out / f"{mode}.trec" for mode in modes}
+    timer("search dense (MaxSim)", dense_search, encoded / "dense", encoder.encoder, qids, queries.dense, runs["dense"],
+          hits, remove_query)
+    if has_sparse:
+        timer("search sparse (pyserini.search.lucene --impact)", lucene_search, encoded / "lucene", pyserini_topics,
+              runs["sparse"], hits, remove_query, "--impact", "--encoder", str(cached), "--min-idf", "-1")
+        sparse_run, dense_run = read_run(runs["sparse"]), read_run(runs["dense"])
+        warning = coverage_warning({"sparse": sparse_run, "dense": dense_run})
+        if warning:
+            print(f"   note: {warning}")
+        timer("fuse (hybrid)", write_run, hybrid(sparse_run, dense_run, options.alpha), runs["hybrid"],
+              "diffretriever-hybrid", hits, qids)
+
+    bm25_index = indexes / f"{name}-bm25"
+    bm25_count = timer("BM25 collection", write_bm25_collection, collection / "corpus.jsonl", bm25_index / "collection")
+    timer("index BM25 (Lucene)", build_lucene, bm25_index / "collection", bm25_index / "lucene", bm25_count,
+          options.threads, False)
+    timer("search BM25", lucene_search, bm25_index / "lucene", pyserini_topics, runs["bm25"], hits, remove_query,
+          "--bm25")
+
+    results = {mode: evaluate(read_run(runs[mode]), qrels) for mode in modes}
+    total = round(time.time() - started, 1)
+    report = {**results, "method": config.method, "collection": str(collection), "split": split,
+              "encoder": config.name, "queries": len(topics), "documents": count, "bm25_documents": bm25_count,
+              "empty_sparse_queries": empty_queries, "remove_query": remove_query, "alpha": options.alpha,
+              "runs": {m: str(p) for m, p in runs.items()}, "wall_seconds": {**timer.times, "total": total}}
+    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    plot(results, f"{name} ({split}), {config.name}", out / "results.png")
+    print()
+    print(f"{name} ({split}, {len(topics)} queries, {count} documents), encoder {config.name}"
+          f"{', --remove-query' if remove_query else ''}")
+    print(table(results))
+    if empty_queries:
+        print(f"\nwarning: {empty_vector_note(empty_queries, len(qids))}")
+    print(f"\nruns, results.json and results.png in {out}; total wall time {total:.1f} s")
+    return report
+
+
+__all__ = ["DENSE_BATCH", "ExperimentOptions", "Timer", "default_threads", "dense_search", "resolve_collection",
+           "run_experiment", "write_cached_queries"]
