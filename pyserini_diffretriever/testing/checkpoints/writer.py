@@ -207,23 +207,8 @@ def write_qwen2_instruct_checkpoint(
     (and tokenize identically): running one causally and the other bidirectionally
     isolates the decoding strategy from the weights.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Target directory (created if missing; existing files are overwritten).
-    hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size : int
-        Model sizes (as for :func:`write_dream_checkpoint`).
-    seed : int
-        Seed for the weights; the global torch RNG is left untouched.
-    dtype : str
-        Storage dtype (the real checkpoint stores bfloat16).
-    num_shards : int
-        Number of ``model-0000i-of-0000n.safetensors`` files.
-
-    Returns
-    -------
-    pathlib.Path
-        The checkpoint directory; ``AutoTokenizer.from_pretrained(path)`` loads its tokenizer.
+    The parameters are :func:`write_dream_checkpoint`'s. Returns the checkpoint directory;
+    ``AutoTokenizer.from_pretrained(path)`` loads its tokenizer.
     """
     return write_checkpoint(QWEN2_INSTRUCT, path, hidden=hidden_size, layers=num_layers, heads=num_heads,
                             kv_heads=num_kv_heads, intermediate=intermediate_size, seed=seed, dtype=dtype,
@@ -249,24 +234,9 @@ def write_llama3_instruct_checkpoint(
     128001, ``<|start_header_id|>`` 128006, ``<|end_header_id|>`` 128007, ``<|eot_id|>``
     128009 (eos of the chat model), no pad token, and the real chat template.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Target directory (created if missing; existing files are overwritten).
-    hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size : int
-        Model sizes; ``hidden_size`` must be divisible by ``num_heads`` and ``num_heads``
-        by ``num_kv_heads`` (grouped-query attention as in the real model).
-    seed : int
-        Seed for the weights; the global torch RNG is left untouched.
-    dtype : str
-        Storage dtype (the real checkpoint stores bfloat16).
-    num_shards : int
-        Number of ``model-0000i-of-0000n.safetensors`` files.
-
-    Returns
-    -------
-    pathlib.Path
-        The checkpoint directory; ``AutoTokenizer.from_pretrained(path)`` loads its tokenizer.
+    The parameters are :func:`write_dream_checkpoint`'s (grouped-query attention as in the
+    real model; it stores bfloat16). Returns the checkpoint directory;
+    ``AutoTokenizer.from_pretrained(path)`` loads its tokenizer.
     """
     return write_checkpoint(LLAMA3_INSTRUCT, path, hidden=hidden_size, layers=num_layers, heads=num_heads,
                             kv_heads=num_kv_heads, intermediate=intermediate_size, seed=seed, dtype=dtype,
