@@ -1,9 +1,11 @@
-"""TREC run files: ``qid Q0 docid rank score tag`` per line."""
+"""Run files: the one reader and writers of TREC runs (``qid Q0 docid rank score tag`` per
+line; MS MARCO ``qid<TAB>docid<TAB>rank`` on output), and the one remove-query rule."""
 from __future__ import annotations
 
-from operator import attrgetter
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 from .errors import DiffRetrieverError
 
@@ -46,44 +48,104 @@ def ranked(docs: dict[str, float], depth: int | None = None) -> list[tuple[str, 
     return order if depth is None else order[:depth]
 
 
+#: Run file formats a writer offers (``--output-format`` of the search commands).
+OUTPUT_FORMATS = ("trec", "msmarco")
+
+
+def format_line(qid: str, docid: str, rank: int, score: float | str, tag: str, output_format: str = "trec") -> str:
+    """One line of a run: ``qid Q0 docid rank score tag`` (trec; a float score with six
+    decimals, a score given as text as it is) or ``qid<TAB>docid<TAB>rank`` (msmarco)."""
+    if output_format == "msmarco":
+        return f"{qid}\t{docid}\t{rank}\n"
+    if output_format != "trec":
+        raise ValueError(f"output format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+    text = score if isinstance(score, str) else f"{score:.6f}"
+    return f"{qid} Q0 {docid} {rank} {text} {tag}\n"
+
+
+class RunWriter:
+    """Streams a run file, one query's hits at a time (a search writes each batch as it goes).
+
+    Lines go to ``PATH.tmp``, which replaces ``path`` when the writer closes without an error:
+    a search stopped halfway never leaves a partial run under the final name.
+
+    >>> with RunWriter("run.trec", tag="dense") as run:          # doctest: +SKIP
+    ...     run.write("q1", [("d7", 12.5), ("d2", 11.0)])        # best first; ranks from 1
+    """
+
+    def __init__(self, path: str | Path, tag: str = "", output_format: str = "trec") -> None:
+        if output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+        self.path = Path(path)
+        self.tag = tag
+        self.output_format = output_format
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._out = open(self._tmp, "w", encoding="utf-8")
+
+    def write(self, qid: str, hits: Iterable[tuple[str, float]]) -> None:
+        """``hits``: (docid, score) pairs of query ``qid``, best first."""
+        for rank, (docid, score) in enumerate(hits, start=1):
+            self._out.write(format_line(qid, docid, rank, score, self.tag, self.output_format))
+
+    def close(self, keep: bool = True) -> None:
+        """Finish the file (``keep``) or leave the ``.tmp`` file and ``path`` as they are."""
+        if self._out.closed:
+            return
+        self._out.close()
+        if keep:
+            self._tmp.replace(self.path)
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close(keep=kind is None)
+
+
 def write_run(run: Run, path: str | Path, tag: str, depth: int | None = None,
-              query_order: Iterable[str] | None = None) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
+              query_order: Iterable[str] | None = None, output_format: str = "trec") -> None:
+    """Write ``run`` ranked by :func:`ranked` (at most ``depth`` hits per query), queries in
+    ``query_order`` (default: the run's order)."""
+    with RunWriter(path, tag, output_format) as out:
         for qid in (query_order if query_order is not None else run):
-            for rank, (docid, score) in enumerate(ranked(run.get(qid, {}), depth), start=1):
-                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
-    tmp.replace(path)
+            out.write(qid, ranked(run.get(qid, {}), depth))
 
 
 def remove_query_hits(source: str | Path, target: str | Path, hits: int) -> int:
-    """Copy a TREC run, dropping each hit whose docid equals its query id (compared as strings,
-    so numeric ids count too) and keeping at most ``hits`` per query, in the file's order with
-    ranks renumbered; returns the number of hits dropped. This package's ``--remove-query``."""
+    """Copy a TREC run, dropping each hit whose docid equals its query id (the rule of
+    :func:`without_query`) and keeping at most ``hits`` per query, in the file's order with
+    ranks renumbered and scores copied as written; returns the number of hits dropped. This
+    package's ``--remove-query`` on a run written by Pyserini."""
     target = Path(target)
     tmp = target.with_name(target.name + ".tmp")
     kept: dict[str, int] = {}
     dropped = 0
     with open(source, encoding="utf-8") as handle, open(tmp, "w", encoding="utf-8") as out:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 6:
-                raise RunError(f"{source}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
-            qid, _, docid, _, score, tag = fields
-            if docid == qid:
-                dropped += 1
-                continue
-            rank = kept.get(qid, 0) + 1
-            if rank > hits:
-                continue
-            kept[qid] = rank
-            out.write(f"{qid} Q0 {docid} {rank} {score} {tag}\n")
+        # consecutive lines of one query form one hit list (a query seen again later continues
+        # its count)
+        for qid, lines in groupby(_run_lines(source, handle), key=itemgetter(0)):
+            found = list(lines)
+            room = max(0, hits - kept.get(qid, 0))
+            chosen = without_query(qid, found, room, remove_query=True, docid=itemgetter(1))
+            dropped += sum(docid == qid for _, docid, _, _ in found)
+            for rank, (_, docid, score, tag) in enumerate(chosen, start=kept.get(qid, 0) + 1):
+                out.write(format_line(qid, docid, rank, score, tag))
+            kept[qid] = kept.get(qid, 0) + len(chosen)
     tmp.replace(target)
     return dropped
+
+
+def _run_lines(source: str | Path, handle: Iterable[str]) -> Iterator[tuple[str, str, str, str]]:
+    """(qid, docid, score as written, tag) of each non-blank line of a TREC run."""
+    for number, line in enumerate(handle, start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 6:
+            raise RunError(f"{source}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
+        qid, _, docid, _, score, tag = fields
+        yield qid, docid, score, tag
 
 
 # ---- the remove-query rule (--remove-query), one definition for every search path
@@ -98,3 +160,7 @@ def without_query(qid: str, found: Sequence[Hit], hits: int, remove_query: bool,
     """``found`` (best first) without the hit whose docid equals ``qid`` (compared as strings,
     so numeric ids count too) when ``remove_query``, cut to ``hits``."""
     return [h for h in found if not (remove_query and docid(h) == qid)][:hits]
+
+
+__all__ = ["OUTPUT_FORMATS", "Run", "RunError", "RunWriter", "format_line", "ranked", "read_run", "remove_query_hits",
+           "search_depth", "without_query", "write_run"]

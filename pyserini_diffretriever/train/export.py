@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from ..backbones.release import remote_name
+from ..backbones.release import remote_name, selected_modules
 from ..config import EncoderConfig
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
@@ -166,8 +166,6 @@ def save_release(peft_model, encoder, base_checkpoint: Path, target: str | Path,
     from peft import TaskType
     from peft.utils import get_peft_model_state_dict
     from safetensors.torch import save_file
-
-    from ..backbones.release import remote_name, selected_modules
 
     config = encoder.config
     kind = config.backbone

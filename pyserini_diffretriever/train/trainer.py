@@ -32,8 +32,11 @@ from tqdm import tqdm
 
 from ..config import load_config
 from ..encode.encoder import DiffRetrieverEncoder
+from ..topics import beir_split
 from .data import BatchSampler, Example, load_training_data, mine_bm25_negatives, read_tevatron, write_tevatron
+from .evaluate import evaluate_on_collection
 from .export import encoder_yaml, load_trainable_state, save_checkpoint, save_release, trainable_state
+from .lora import apply_lora, merge_adapter
 from .model import ContrastiveModel, Objective
 
 
@@ -175,8 +178,6 @@ class Trainer:
                 raise ValueError("--holdout needs a BEIR collection as --train (its corpus is searched)")
             rng = random.Random(o.seed)
             held = set(rng.sample(sorted(ex.qid for ex in examples), o.holdout))
-            from ..topics import beir_split
-
             topics, qrels = beir_split(spec, o.split)
             self.holdout = {"queries": {q: topics[q] for q in sorted(held)}, "qrels": {q: qrels[q] for q in sorted(held)}}
             (self.output / "holdout.json").write_text(json.dumps(self.holdout, indent=1) + "\n", encoding="utf-8")
@@ -194,8 +195,6 @@ class Trainer:
         module = encoder.backbone.model
         peft_model = None
         if method == "lora":
-            from .lora import apply_lora
-
             peft_model = apply_lora(encoder.backbone, o.lora_r, o.lora_alpha, o.lora_dropout, o.lora_targets)
         elif method == "full":
             for p in module.parameters():
@@ -383,8 +382,6 @@ class Trainer:
                 release_dir = save_release(peft_model, model.encoder, Path(backbone.checkpoint_path),
                                            self.output / "release", temperature=o.tau_dense,
                                            sparse_weight=o.sparse_weight)
-            from .lora import merge_adapter
-
             merge_adapter(peft_model)
         model_dir = save_checkpoint(backbone, Path(backbone.checkpoint_path), self.output / "model", config.backbone)
         name = o.name or self.output.resolve().name
@@ -397,8 +394,6 @@ class Trainer:
                 **({"release_dir": str(release_dir)} if release_dir else {})}
 
     def evaluate_holdout(self, encoder) -> dict:
-        from .evaluate import evaluate_on_collection
-
         return evaluate_on_collection(encoder, self.o.train, self.holdout["queries"], self.holdout["qrels"],
                                       progress=self.o.progress)
 

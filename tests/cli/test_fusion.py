@@ -149,3 +149,32 @@ def test_remove_query_hits_compares_ids_as_strings_and_keeps_the_order(tmp_path)
                                      "q2 Q0 a 1 1.000000 t\n")
     assert remove_query_hits(tmp_path / "r.trec", tmp_path / "out.trec", hits=2) == 1
     assert (tmp_path / "out.trec").read_text() == "5 Q0 9 1 3.000000 t\n5 Q0 3 2 2.500000 t\nq2 Q0 a 1 1.000000 t\n"
+
+
+def test_one_writer_for_trec_and_msmarco_runs(tmp_path):
+    from pyserini_diffretriever.trec import RunWriter
+
+    run = {"q1": {"d2": 0.5, "d1": 0.5, "d3": 2.0}, "q2": {}}
+    write_run(run, tmp_path / "r.tsv", "t", depth=2, query_order=["q2", "q1"], output_format="msmarco")
+    assert (tmp_path / "r.tsv").read_text() == "q1\td3\t1\nq1\td1\t2\n"
+    write_run(run, tmp_path / "r.trec", "t", depth=2)
+    assert (tmp_path / "r.trec").read_text() == "q1 Q0 d3 1 2.000000 t\nq1 Q0 d1 2 0.500000 t\n"
+    with RunWriter(tmp_path / "s.trec", tag="s") as out:  # streaming: one query's hits at a time
+        out.write("q1", [("d3", 2.0), ("d1", 0.5)])
+        assert not (tmp_path / "s.trec").exists()  # the run appears complete or not at all
+    assert (tmp_path / "s.trec").read_text() == (tmp_path / "r.trec").read_text().replace(" t\n", " s\n")
+    with pytest.raises(KeyboardInterrupt):
+        with RunWriter(tmp_path / "cut.trec") as out:
+            out.write("q1", [("d3", 2.0)])
+            raise KeyboardInterrupt
+    assert not (tmp_path / "cut.trec").exists()
+    with pytest.raises(ValueError, match="output format 'csv'"):
+        RunWriter(tmp_path / "x", output_format="csv")
+
+
+def test_remove_query_hits_counts_a_query_seen_again(tmp_path):
+    from pyserini_diffretriever.trec import remove_query_hits
+
+    (tmp_path / "r.trec").write_text("q Q0 a 1 3 t\nq Q0 q 2 2 t\np Q0 b 1 1 t\nq Q0 c 3 1 t\nq Q0 d 4 0 t\n")
+    assert remove_query_hits(tmp_path / "r.trec", tmp_path / "out.trec", hits=2) == 1
+    assert (tmp_path / "out.trec").read_text() == "q Q0 a 1 3 t\np Q0 b 1 1 t\nq Q0 c 2 1 t\n"

@@ -13,11 +13,12 @@ import argparse
 import json
 import sys
 
+from ...cli import HelpFormatter, run_command
+from ...config import load_config
+from . import DEFAULT_OPSET, EXTERNAL_DATA, export_query_encoder
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from ...cli import HelpFormatter
-    from . import DEFAULT_OPSET, EXTERNAL_DATA
-
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.export.onnx",
         description="Export the query side (prompt + K_q masks + tail, one bidirectional pass) of a DiffRetriever "
@@ -41,17 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from ...backbones.checkpoint import CheckpointError
-    from ...config import ConfigError, load_config
-    from . import export_query_encoder
+    return run_command(lambda: export(args))
 
-    try:
-        config = load_config(args.encoder, checkpoint=args.checkpoint, kq=args.kq, max_length_query=args.max_length)
-        meta = export_query_encoder(config, args.output, opset=args.opset, quantize=args.quantize,
-                                    external_data=args.external_data, verify=not args.no_verify)
-    except (ConfigError, CheckpointError, ValueError) as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 2
+
+def export(args) -> int:
+    config = load_config(args.encoder, checkpoint=args.checkpoint, kq=args.kq, max_length_query=args.max_length)
+    meta = export_query_encoder(config, args.output, opset=args.opset, quantize=args.quantize,
+                                external_data=args.external_data, verify=not args.no_verify)
     for kind, report in meta.get("verified", {}).items():
         print(f"check against torch ({kind}): max |dense difference| {report['max_abs_dense']:.2e}, "
               f"sparse vectors {'identical' if report['sparse_identical'] else 'differ'}")

@@ -15,14 +15,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from ...cli import HelpFormatter, run_command
 from .arguments import add_target_arguments, open_target
+from .backend import CollectionSettings, QdrantError
+from .export import EncodedFolder, delete_documents, export_encoded
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.export.qdrant",
         description="Export an encoded folder (sparse + dense) to a Qdrant collection, one point per document; "
-                    "resumable, or update a collection in place.")
+                    "resumable, or update a collection in place.",
+        formatter_class=HelpFormatter)
     parser.add_argument("--encoded", help="folder written by python -m pyserini_diffretriever.encode --output DIR")
     parser.add_argument("--delete", metavar="FILE", help="delete the docids listed in FILE (one per line) and exit")
     parser.add_argument("--replace", action="store_true",
@@ -49,19 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .backend import QdrantError
-
-    try:
-        return run(args)
-    except (QdrantError, OSError) as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(args), interrupted=lambda: "the collection keeps what was sent so far; "
+                                                              "rerun the same command to continue")
 
 
 def run(args) -> int:
-    from .backend import CollectionSettings, QdrantError
-    from .export import EncodedFolder, delete_documents, export_encoded
-
     if bool(args.encoded) == bool(args.delete):
         raise QdrantError("give --encoded DIR (export or update) or --delete FILE")
     backend = open_target(args)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from .backend import open_backend
+
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """--collection and where it lives (shared with pyserini_diffretriever.search.qdrant)."""
@@ -18,7 +20,6 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_target(args):
-    from .backend import open_backend
-
+    """The backend named by the flags of :func:`add_target_arguments`."""
     return open_backend(args.collection, url=args.url, path=args.path, edge=args.edge,
                         api_key=os.environ.get(args.api_key_env) or None, timeout=args.timeout)

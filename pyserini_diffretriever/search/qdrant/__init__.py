@@ -23,11 +23,14 @@ collection's metadata) before it loads the encoder's weights.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from ...config import load_config
+from ...encode.factory import build_encoder
 from ...export.qdrant import Backend, QdrantError, QuerySpec, Vocabulary
 from ..faiss import EncoderMismatchError, check_encoder
 
@@ -60,9 +63,6 @@ class QdrantSearcher:
                               f"(export it with python -m pyserini_diffretriever.export.qdrant)")
         where = backend.describe()
         if isinstance(query_encoder, str):
-            from ...config import load_config
-            from ...encode.factory import build_encoder
-
             config = load_config(query_encoder, **(encoder_overrides or {}))
             warnings = check_encoder(record, config, store=where)  # before loading weights
             self.encoder = build_encoder(config)
@@ -116,8 +116,6 @@ class QdrantSearcher:
 
 
 def _stderr(line: str) -> None:
-    import sys
-
     print(line, file=sys.stderr)
 
 

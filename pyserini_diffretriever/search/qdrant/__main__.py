@@ -12,22 +12,25 @@ computes: see ``pyserini_diffretriever.search.qdrant``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ...cli import HelpFormatter, run_command
 from ...export.qdrant.arguments import add_target_arguments, open_target
+from ...fusion import hybrid
+from ...topics import read_topics
+from ...trec import OUTPUT_FORMATS, search_depth, without_query, write_run
+from . import MODES, QdrantSearcher
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import MODES
-
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.search.qdrant",
-        description="Search a DiffRetriever Qdrant collection (sparse, dense MAX_SIM, hybrid) and write TREC runs.")
+        description="Search a DiffRetriever Qdrant collection (sparse, dense MAX_SIM, hybrid) and write TREC runs.",
+        formatter_class=HelpFormatter)
     parser.add_argument("--topics", required=True, help="topics file: TSV qid<TAB>text, or BEIR queries.jsonl")
     parser.add_argument("--encoder", required=True,
                         help="query encoder: diffretriever-<config> or a YAML path; must be the collection's")
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "qdrant-rrf: Qdrant's RRF of the two in one query (default: dense)")
     parser.add_argument("--hits", type=int, default=1000, help="hits per query (default: 1000)")
     parser.add_argument("--batch-size", type=int, default=64, help="queries encoded and sent together (default: 64)")
-    parser.add_argument("--output-format", default="trec", choices=["trec", "msmarco"],
+    parser.add_argument("--output-format", default="trec", choices=list(OUTPUT_FORMATS),
                         help="trec: 'qid Q0 docid rank score tag'; msmarco: 'qid<TAB>docid<TAB>rank' (default: trec)")
     parser.add_argument("--run-tag", help="last column of TREC lines (default: diffretriever-qdrant-<mode>)")
     parser.add_argument("--remove-query", action="store_true",
@@ -60,23 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from ...config import ConfigError
-    from ...export.qdrant import QdrantError
-    from ...topics import TopicsError
-    from . import EncoderMismatchError
-
-    try:
-        return run(args)
-    except (ConfigError, QdrantError, TopicsError, EncoderMismatchError, OSError, ValueError) as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(args))
 
 
 def run(args) -> int:
-    from ...fusion import hybrid
-    from ...topics import read_topics
-    from . import MODES, QdrantSearcher
-
     if args.hits < 1 or args.batch_size < 1 or args.prefetch < 1:
         raise ValueError("--hits, --batch-size and --prefetch must be positive")
     if not Path(args.topics).is_file():
@@ -102,7 +92,7 @@ def run(args) -> int:
             sparse.extend(out.sparse)
             dense.extend(out.dense)
         timings = {"encode queries": time.time() - started}
-        depth = args.hits + 1 if args.remove_query else args.hits
+        depth = search_depth(args.hits, args.remove_query)
         runs: dict[str, dict[str, dict[str, float]]] = {}
         server = [m for m in modes if m != "hybrid"] + (["sparse", "dense"] if "hybrid" in modes else [])
         for mode in dict.fromkeys(server):
@@ -113,7 +103,7 @@ def run(args) -> int:
                 hits = searcher.search_encoded(sparse[start:stop], dense[start:stop], mode, depth,
                                                prefetch=args.prefetch, rrf_k=args.rrf_k)
                 for qid, found in zip(qids[start:stop], hits):
-                    kept = [h for h in found if not (args.remove_query and h.docid == qid)][: args.hits]
+                    kept = without_query(qid, found, args.hits, args.remove_query)
                     run_[qid] = {h.docid: h.score for h in kept}
             runs[mode] = run_
             timings[f"search {mode}"] = time.time() - started
@@ -122,7 +112,8 @@ def run(args) -> int:
             runs["hybrid"] = hybrid(runs["sparse"], runs["dense"], args.alpha, args.hits)
             timings["fuse hybrid"] = time.time() - started
         for mode, path in outputs.items():
-            write(path, qids, runs[mode], args.hits, args.output_format, args.run_tag or f"diffretriever-qdrant-{mode}")
+            write_run(runs[mode], path, args.run_tag or f"diffretriever-qdrant-{mode}", args.hits, qids,
+                      output_format=args.output_format)
         print(f"{len(qids)} queries over {backend.describe()} ({len(searcher)} points): "
               + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
         if searcher.dropped_terms:
@@ -132,22 +123,6 @@ def run(args) -> int:
         return 0
     finally:
         backend.close()
-
-
-def write(path: Path, qids, run: dict, depth: int, output_format: str, tag: str) -> None:
-    """The package's run writer (score descending, ties by docid as Anserini orders them)."""
-    from ...trec import ranked, write_run
-
-    if output_format == "trec":
-        write_run(run, path, tag, depth, qids)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        for qid in qids:
-            for rank, (docid, _) in enumerate(ranked(run.get(qid, {}), depth), start=1):
-                out.write(f"{qid}\t{docid}\t{rank}\n")
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from operator import itemgetter
 
 import numpy as np
+
+from ...cli import HelpFormatter, run_command
+from ...evaluation import evaluate
+from ...topics import beir_split
+from ...trec import without_query
+from ..faiss import MultiVectorSearcher
 
 DEPTHS = (1, 10, 100, 1000)
 
@@ -24,7 +31,7 @@ DEPTHS = (1, 10, 100, 1000)
 def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, depth: int = 1000) -> dict:
     """Order and set differences of the clamped and unclamped top-``depth`` lists, and the
     share of negative per-vector maxima over every (query vector, document) pair."""
-    import torch
+    import torch  # deferred: torch and dense.maxsim (which loads it) only when measuring
 
     from ...dense.maxsim import document_blocks, exact_search, segment_max
 
@@ -54,17 +61,18 @@ def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, dept
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyserini_diffretriever.search.qdrant.fidelity",
-                                     description="Measure how often the MaxSim clamp at 0 changes a ranking.")
+                                     description="Measure how often the MaxSim clamp at 0 changes a ranking.",
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--index", required=True, help="dense store (OUTPUT/dense of the encode command; OUTPUT works too)")
     parser.add_argument("--collection", required=True, help="BEIR folder (queries.jsonl, qrels/<split>.tsv)")
     parser.add_argument("--split", default="test", help="qrels split whose queries are searched (default: test)")
     parser.add_argument("--encoder", required=True, help="query encoder, the store's")
     parser.add_argument("--depth", type=int, default=1000, help="hits per query compared (default: 1000)")
     args = parser.parse_args(argv)
-    from ...evaluation import evaluate
-    from ...topics import beir_split
-    from ..faiss import MultiVectorSearcher
+    return run_command(lambda: measure(args))
 
+
+def measure(args) -> int:
     topics, qrels = beir_split(args.collection, args.split)
     searcher = MultiVectorSearcher(args.index, args.encoder)
     qids = list(topics)
@@ -73,8 +81,12 @@ def main(argv=None) -> int:
     result, clamped, plain = clamp_effect(index.vectors, index.offsets, index.docids, queries, args.depth)
     docids = index.docids
 
-    def run(hits):
-        return {q: {docids[i]: float(s) for i, s in zip(h.indices, h.scores) if docids[i] != q} for q, h in zip(qids, hits)}
+    def run(hits):  # each query's own document removed (BEIR convention), as the search commands do
+        found = {}
+        for q, h in zip(qids, hits):
+            pairs = [(docids[i], float(s)) for i, s in zip(h.indices, h.scores)]
+            found[q] = dict(without_query(q, pairs, len(pairs), True, docid=itemgetter(0)))
+        return found
 
     result = {"collection": args.collection, "split": args.split, "queries": len(qids), "documents": len(docids),
               **result, "ndcg@10_clamped": evaluate(run(clamped), qrels)["ndcg_cut_10"],

@@ -1,16 +1,13 @@
 """Topics and judgments: Pyserini TSV topics, BEIR ``queries.jsonl`` + ``qrels/<split>.tsv``,
-and the converter to the files stock Pyserini reads (TSV topics, TREC qrels).
-
-    python -m pyserini_diffretriever.topics --collection DIR --split test --output-dir DIR
+and the writers of the files stock Pyserini reads (TSV and JSON topics, TREC qrels). The
+converter command is ``python -m pyserini_diffretriever.topics`` (``__main__``).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
-from .errors import DiffRetrieverError
+from ..errors import DiffRetrieverError
 
 
 class TopicsError(DiffRetrieverError, ValueError):
@@ -118,31 +115,5 @@ def write_trec_qrels(qrels: dict[str, dict[str, int]], path: str | Path) -> None
                 out.write(f"{qid} 0 {docid} {score}\n")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m pyserini_diffretriever.topics",
-        description="Convert a BEIR split (queries.jsonl + qrels/<split>.tsv) to Pyserini TSV topics and TREC qrels.",
-    )
-    parser.add_argument("--collection", required=True, help="BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/)")
-    parser.add_argument("--split", default="test", help="qrels split (default: test)")
-    parser.add_argument("--output-dir", required=True,
-                        help="writes topics.<split>.tsv, topics.<split>.json (for pyserini.search.lucene: read as "
-                             "topics whatever the path is called, ids kept as strings) and qrels.<split>.txt here")
-    args = parser.parse_args(argv)
-    try:
-        topics, qrels = beir_split(args.collection, args.split)
-    except (TopicsError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_tsv_topics(topics, out / f"topics.{args.split}.tsv")
-    write_json_topics(topics, out / f"topics.{args.split}.json")
-    write_trec_qrels(qrels, out / f"qrels.{args.split}.txt")
-    print(f"{len(topics)} topics -> {out / f'topics.{args.split}.tsv'} and .json; "
-          f"qrels -> {out / f'qrels.{args.split}.txt'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["TopicsError", "beir_split", "read_beir_qrels", "read_beir_queries", "read_json_topics", "read_topics",
+           "read_tsv_topics", "write_json_topics", "write_trec_qrels", "write_tsv_topics"]
