@@ -21,7 +21,7 @@
 # temporary one, removed at the end unless INSTALL_CHECK_KEEP=1). pip's cache is used as usual.
 set -euo pipefail
 
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
+REPO="${INSTALL_CHECK_REPO:-$(cd "$(dirname "$0")/.." && pwd)}"
 PYTHON="${PYTHON:-python3.12}"
 CONSTRAINTS="$(cd "$REPO" && realpath "${CONSTRAINTS:-constraints/py312-pyserini2.4.txt}")"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
@@ -39,6 +39,9 @@ START=$SECONDS
 step() { printf '\n== install check: %s (%d s)\n' "$1" $((SECONDS - START)); }
 fail() { echo "install check FAILED: $*" >&2; exit 1; }
 size() { du -sm "$1" | cut -f1; }
+# pip, less one warning per package that this machine's pip configuration prints (an
+# extra-index-url folder without that package): it would bury the log.
+pip_() { local py="$1"; shift; "$py" -m pip "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 
 SRC="$WORK/src"
 mkdir -p "$SRC"
@@ -53,7 +56,7 @@ fi
 
 step "build: sdist, then the wheel from the sdist"
 "$PYTHON" -m venv "$WORK/build-env"
-"$WORK/build-env/bin/pip" install --quiet build
+pip_ "$WORK/build-env/bin/python" install --quiet build
 T0=$SECONDS
 (cd "$SRC" && "$WORK/build-env/bin/python" -m build --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1) \
     || { tail -40 "$WORK/build.log"; fail "python -m build"; }
@@ -83,8 +86,8 @@ PY="$VENV/bin/python"
 "$PYTHON" -m venv "$VENV"
 T0=$SECONDS
 # shellcheck disable=SC2086  # TORCH_SPEC may carry pip options (--index-url ...)
-"$PY" -m pip install --quiet $TORCH_SPEC
-"$PY" -m pip install --quiet -c "$CONSTRAINTS" "$WHEEL"
+pip_ "$PY" install --quiet $TORCH_SPEC
+pip_ "$PY" install --quiet -c "$CONSTRAINTS" "$WHEEL"
 INSTALL_S=$((SECONDS - T0))
 CORE_MB=$(size "$VENV")
 "$PY" -m pip check || fail "pip check"
@@ -141,7 +144,7 @@ EXTRAS_MB=$CORE_MB
 if [ -n "$EXTRAS" ]; then
     step "extras [$EXTRAS] and their quick checks"
     T0=$SECONDS
-    "$PY" -m pip install --quiet -c "$CONSTRAINTS" "${WHEEL}[$EXTRAS]"
+    pip_ "$PY" install --quiet -c "$CONSTRAINTS" "${WHEEL}[$EXTRAS]"
     EXTRAS_S=$((SECONDS - T0))
     EXTRAS_MB=$(size "$VENV")
     "$PY" -m pip check || fail "pip check after the extras"
@@ -164,7 +167,7 @@ if [ -n "$EXTRAS" ]; then
 fi
 
 step "pip uninstall -y pyserini-diffretriever"
-"$PY" -m pip uninstall --quiet -y pyserini-diffretriever
+pip_ "$PY" uninstall --quiet -y pyserini-diffretriever
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 LEFT="$(ls "$SITE" | grep -i -e diffretriever || true)"
 [ -z "$LEFT" ] || fail "left in site-packages after uninstall: $LEFT"
