@@ -30,15 +30,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 import time
+import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from ...config import EncoderConfig
-from ...encode.onnx_encoder import (EXPORT_FORMAT, EXPORT_META, GRAPH_FP32, GRAPH_INT8, INPUTS, ExportError,
-                                    OnnxQueryEncoder)
+from ...encode.export_record import EXPORT_FORMAT, EXPORT_META, GRAPH_FP32, GRAPH_INT8, ExportError
+from ...encode.onnx_encoder import INPUTS, OnnxQueryEncoder
+from ...encode.results import NORM_EPS
 
 # Weights above 64 MiB go to external data (protobuf's hard limit is 2 GiB): onnxruntime maps a .data
 # file instead of parsing the weights into memory and copying them. Measured on the 186M-parameter
@@ -65,10 +70,9 @@ def check_exportable(config: EncoderConfig) -> None:
 
 def _query_graph(backbone, shift_logits: bool, with_argmax: bool):
     """The traced module: the backbone's forward at the masks, then normalise / log1p(relu)."""
-    import torch
+    import torch  # deferred: torch and backbones (which load it) only when exporting
 
     from ...backbones.base import gather_positions
-    from ...encode.results import NORM_EPS
 
     class QueryGraph(torch.nn.Module):
         def __init__(self) -> None:
@@ -103,7 +107,7 @@ def export_query_encoder(config: EncoderConfig, output: str | Path, opset: int =
                          quantize: str | None = None, external_data: str = "auto", verify: bool = True,
                          log=print) -> dict:
     """Write the export folder ``output`` for ``config``; returns ``export.json``'s content."""
-    import torch
+    import torch  # deferred: torch, backbones and the torch encoder only when exporting
 
     from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
     from ...encode.encoder import DiffRetrieverEncoder
@@ -143,10 +147,6 @@ def export_query_encoder(config: EncoderConfig, output: str | Path, opset: int =
         f"to {graph_path}" + (" with external data" if external else ""))
     for stale in (GRAPH_FP32, GRAPH_FP32 + ".data", GRAPH_INT8, GRAPH_INT8 + ".data", "encoder.int8.yaml"):
         (out / stale).unlink(missing_ok=True)  # a re-export without --quantize leaves no int8 config behind
-    import shutil
-    import tempfile
-    import warnings
-
     scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=out))  # the exporter's own files (one per tensor > 2 GiB)
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -306,8 +306,6 @@ def _write_config(path: Path, config: EncoderConfig, graph: str) -> None:
 
 
 def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(package)
     except PackageNotFoundError:
