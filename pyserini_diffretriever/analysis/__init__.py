@@ -3,7 +3,8 @@ correlations with query features, adaptive K_q at search time (``kq: auto``) and
 K_p at indexing time. The command is ``python -m pyserini_diffretriever.sweep``.
 
 Modules: :mod:`.cache` (encodings once per K), :mod:`.scoring` (the runs of a cell),
-:mod:`.oracle` (selection and oracles), :mod:`.features` (length, entropy, correlations),
-:mod:`.adaptive` (K_q predictor and the ``kq: auto`` encoder), :mod:`.passage_kp`
+:mod:`.oracle` (selection and oracles), :mod:`.features` (correlations with length and
+entropy), :mod:`.adaptive` (fitting the ``kq: auto`` K_q predictor; the predictor and its
+encoder are in :mod:`pyserini_diffretriever.encode`), :mod:`.passage_kp`
 (per-passage K_p), :mod:`.plots`, :mod:`.sweep` (the whole analysis).
 """

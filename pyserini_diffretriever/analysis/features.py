@@ -1,39 +1,12 @@
-"""Query features the paper relates to the oracle K_q (section 6.3, Figure 7), and the
-correlations (scipy.stats).
-
-- length: the number of model tokens of the query text as the encoder reads it (the
-  tokenizer's ids of the text, truncated to the query budget, no prompt, masks or specials);
-- entropy: the Shannon entropy, in bits, of the distribution of those token ids within the
-  query (``-sum p log2 p`` over the distinct ids; 0 for one repeated token or an empty text).
+"""Correlations (scipy.stats) of the query features the paper relates to the oracle K_q
+(section 6.3, Figure 7). The features themselves (length, entropy) are those the ``kq: auto``
+predictor reads: :mod:`pyserini_diffretriever.encode.kq_predictor`.
 """
 from __future__ import annotations
 
-import math
-from collections import Counter
 from typing import Sequence
 
 import numpy as np
-
-
-def token_entropy(ids: Sequence[int]) -> float:
-    """Shannon entropy (bits) of the empirical distribution of ``ids``."""
-    if len(ids) == 0:
-        return 0.0
-    counts = Counter(ids)
-    total = len(ids)
-    return float(-sum(c / total * math.log2(c / total) for c in counts.values()))
-
-
-def query_features(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(lengths, entropies) of tokenized queries."""
-    return (np.array([len(t) for t in token_ids], dtype=np.float64),
-            np.array([token_entropy(t) for t in token_ids], dtype=np.float64))
-
-
-def text_token_ids(encoder, texts: Sequence[str]) -> list[list[int]]:
-    """The token ids of each query text as ``encoder`` reads it (its query-side sequence builder)."""
-    builder = encoder.builder(True)
-    return [builder.text_ids(t) for t in texts]
 
 
 def correlation(x: Sequence[float], y: Sequence[float]) -> dict:

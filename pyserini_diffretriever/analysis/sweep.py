@@ -13,10 +13,11 @@ import yaml
 from tqdm import tqdm
 
 from ..config import load_config, resolve_config_path
+from ..encode.kq_predictor import PREDICTOR_SUFFIX, query_features, text_token_ids
 from . import plots
-from .adaptive import PREDICTOR_SUFFIX, fit_predictor
+from .adaptive import fit_predictor
 from .cache import EncodingCache
-from .features import correlation, query_features, text_token_ids
+from .features import correlation
 from .oracle import oracles, select_cell
 from .passage_kp import assign_kp, mix, passage_lengths, storage, write_mixed_store
 from .scoring import MODES, Documents, SparseIndex, cell_hits, mean_over, measures_from_hits

@@ -1,39 +1,24 @@
 """Backbones: a tokenizer plus one bidirectional forward pass with hidden states and logits
-at chosen positions. ``dream`` and ``llada`` are diffusion LMs, ``mlm`` any masked LM."""
+at chosen positions. ``dream`` and ``llada`` are diffusion LMs, ``mlm`` any masked LM.
+
+Importing this package does not import torch: the checkpoint checks (:mod:`.checkpoint`)
+serve torch-free callers (the ONNX query encoder, the encoder fingerprint); the backbone
+classes and loaders are imported on first use."""
 from __future__ import annotations
 
-from .base import Backbone, PositionOutputs, pick_device, pick_dtype
+import importlib
+
 from .checkpoint import CheckpointError, resolve_checkpoint
 
-
-def load_backbone(kind: str, checkpoint: str, device: str = "auto", dtype: str = "auto") -> Backbone:
-    """Load a backbone of ``kind`` ("dream", "llada", "mlm") from a checkpoint reference."""
-    from .decoder import load_dream, load_llada
-    from .mlm import load_mlm
-
-    loaders = {"dream": load_dream, "llada": load_llada, "mlm": load_mlm}
-    if kind not in loaders:
-        raise ValueError(f"unknown backbone {kind!r}; expected one of {', '.join(loaders)}")
-    torch_device = pick_device(device)
-    return load_checked(loaders[kind], kind, resolve_checkpoint(checkpoint), torch_device, pick_dtype(dtype, torch_device))
+# imported on first use: .base and .loader import torch
+_LAZY = {"Backbone": "base", "PositionOutputs": "base", "pick_device": "base", "pick_dtype": "base",
+         "load_backbone": "loader", "load_checked": "loader"}
 
 
-def load_checked(loader, kind: str, path, device, dtype):
-    """Run a backbone loader with transformers' notices quieted (the model-type notices are
-    expected: the layouts are mapped here on purpose), a missing config field reported as a
-    checkpoint error, and the checkpoint folder recorded on the backbone."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        backbone = loader(path, device, dtype)
-    except KeyError as err:
-        raise CheckpointError(f"checkpoint {path}: config.json has no field {err}; is this a {kind!r} checkpoint?") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
-    backbone.checkpoint_path = path
-    return backbone
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Backbone", "CheckpointError", "PositionOutputs", "load_backbone", "resolve_checkpoint"]

@@ -38,7 +38,10 @@ from pathlib import Path
 import torch
 
 from .base import Backbone, left_padded_positions, linear_rows, pick_device, pick_dtype, standard_special_ids
-from .checkpoint import CheckpointError, check_tokenizer, check_weights, read_config, require_file, resolve_checkpoint
+from .checkpoint import (CheckpointError, check_tokenizer, check_weights, expect_model_type, read_config, require_file,
+                         resolve_checkpoint)
+from .decoder import load_pretrained
+from .loader import load_backbone, load_checked
 
 CAUSAL_KINDS = ("qwen2", "llama")
 
@@ -202,15 +205,11 @@ def load_causal(kind: str, path, device="auto", dtype="auto") -> CausalBackbone:
         "auto", "float32", "bfloat16", "float16"), or torch objects.
     """
     if kind == "dream":
-        from . import load_backbone
-
         return causal_view(load_backbone("dream", str(path), device=str(device), dtype=_dtype_name(dtype)))
     if kind not in CAUSAL_KINDS:
         raise ValueError(f"unknown autoregressive backbone {kind!r}; expected one of {', '.join(CAUSAL_KINDS)} (or dream)")
     torch_device = device if isinstance(device, torch.device) else pick_device(device)
     torch_dtype = dtype if isinstance(dtype, torch.dtype) else pick_dtype(dtype, torch_device)
-    from . import load_checked
-
     return load_checked(lambda p, d, t: _load(kind, p, d, t), kind, resolve_checkpoint(str(path)), torch_device, torch_dtype)
 
 
@@ -223,10 +222,8 @@ def _dtype_name(dtype) -> str:
 def _load(kind: str, path: Path, device: torch.device, dtype: torch.dtype) -> CausalBackbone:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-    from .decoder import _expect_model_type, _load as load_strict
-
     raw = read_config(path)
-    _expect_model_type(path, raw, kind)
+    expect_model_type(path, raw, kind)
     check_weights(path)
     check_tokenizer(path, ("tokenizer.json",), ("vocab.json", "merges.txt"))
     require_file(path, "tokenizer_config.json")
@@ -237,7 +234,7 @@ def _load(kind: str, path: Path, device: torch.device, dtype: torch.dtype) -> Ca
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
     if getattr(tokenizer, "chat_template", None) is None:
         raise CheckpointError(f"checkpoint {path}: the tokenizer has no chat template (an instruct/chat model is expected)")
-    model = load_strict(model_class, path, config, dtype)
+    model = load_pretrained(model_class, path, config, dtype)
     eos = tokenizer.eos_token_id
     if eos is None:
         eos = raw["eos_token_id"][0] if isinstance(raw.get("eos_token_id"), list) else raw["eos_token_id"]

@@ -65,6 +65,15 @@ def read_config(path: Path) -> dict:
     return json.loads(require_file(path, "config.json").read_text(encoding="utf-8"))
 
 
+def expect_model_type(path: Path, raw: dict, *accepted: str) -> None:
+    """Refuse a checkpoint whose config.json ``model_type`` is none of ``accepted``."""
+    found = raw.get("model_type")
+    if found not in accepted:
+        raise CheckpointError(
+            f"checkpoint {path}: config.json has model_type {found!r}, expected {' or '.join(map(repr, accepted))}"
+        )
+
+
 def require_file(path: Path, name: str) -> Path:
     file = path / name
     if not file.is_file():

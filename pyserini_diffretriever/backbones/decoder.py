@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .base import Backbone, bidirectional_mask, left_padded_positions, linear_rows
-from .checkpoint import CheckpointError, check_tokenizer, check_weights, read_config, require_file
+from .checkpoint import CheckpointError, check_tokenizer, check_weights, expect_model_type, read_config, require_file
 
 
 class DecoderBackbone(Backbone):
@@ -47,7 +47,9 @@ class DecoderBackbone(Backbone):
         return linear_rows(self.model.lm_head, hidden, vocab_ids)
 
 
-def _load(model_class, path: Path, config, dtype: torch.dtype, **kwargs):
+def load_pretrained(model_class, path: Path, config, dtype: torch.dtype, **kwargs):
+    """``model_class.from_pretrained`` that refuses a checkpoint whose weights do not fill the
+    layout exactly (a missing or unexpected weight is a CheckpointError, never a random init)."""
     model, info = model_class.from_pretrained(
         str(path), config=config, dtype=dtype, attn_implementation="sdpa", output_loading_info=True, **kwargs
     )
@@ -61,21 +63,13 @@ def _load(model_class, path: Path, config, dtype: torch.dtype, **kwargs):
     return model
 
 
-def _expect_model_type(path: Path, raw: dict, *accepted: str) -> None:
-    found = raw.get("model_type")
-    if found not in accepted:
-        raise CheckpointError(
-            f"checkpoint {path}: config.json has model_type {found!r}, expected {' or '.join(map(repr, accepted))}"
-        )
-
-
 # ---------------------------------------------------------------------------------- Dream
 def load_dream(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderBackbone:
     """A Dream-v0 checkpoint directory (config ``model_type: Dream``, Qwen2 weight names)."""
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
     raw = read_config(path)
-    _expect_model_type(path, raw, "Dream", "qwen2")
+    expect_model_type(path, raw, "Dream", "qwen2")
     check_weights(path)
     check_tokenizer(path, ("tokenizer.json",), ("vocab.json", "merges.txt"))
     require_file(path, "tokenizer_config.json")
@@ -101,7 +95,7 @@ def load_dream(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderB
     # merges.txt, added tokens in tokenizer_config.json); transformers' Qwen2Tokenizer reads
     # the same files.
     tokenizer = Qwen2Tokenizer.from_pretrained(str(path))
-    model = _load(Qwen2ForCausalLM, path, config, dtype)
+    model = load_pretrained(Qwen2ForCausalLM, path, config, dtype)
     mask_id = raw.get("mask_token_id", tokenizer.mask_token_id)
     return DecoderBackbone(
         model, tokenizer,
@@ -137,7 +131,7 @@ def load_llada(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderB
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     raw = read_config(path)
-    _expect_model_type(path, raw, "llada")
+    expect_model_type(path, raw, "llada")
     check_weights(path)
     check_tokenizer(path, ("tokenizer.json",))
     if raw.get("block_type", "llama") != "llama":
@@ -166,7 +160,7 @@ def load_llada(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderB
     # LLaDA ships a plain tokenizer.json (tokenizer_class PreTrainedTokenizerFast); loading the
     # class directly never looks at the remote-code entries of config.json.
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
-    model = _load(LlamaForCausalLM, path, config, dtype, key_mapping=LLADA_KEY_MAPPING)
+    model = load_pretrained(LlamaForCausalLM, path, config, dtype, key_mapping=LLADA_KEY_MAPPING)
     mask_id = raw.get("mask_token_id")
     if mask_id is None:
         mask_id = tokenizer.convert_tokens_to_ids("<|mdm_mask|>")

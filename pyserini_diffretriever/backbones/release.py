@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_tensor_file, read_config, resolve_checkpoint
+from .loader import load_backbone
 
 RETRIEVER_CONFIG = "retriever_config.json"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -131,17 +132,23 @@ def is_release_folder(path: Path) -> bool:
     return (Path(path) / RETRIEVER_CONFIG).is_file() and (Path(path) / ADAPTER_CONFIG).is_file()
 
 
-def read_release_settings(path: Path) -> ReleaseSettings:
-    """Read and check ``retriever_config.json`` (the field names of the official saver)."""
-    file = Path(path) / RETRIEVER_CONFIG
+def read_json_object(file: Path, missing: str) -> dict:
+    """The JSON object in ``file``; a CheckpointError (``missing`` when there is no file) otherwise."""
     if not file.is_file():
-        raise CheckpointError(f"release {path} is missing {RETRIEVER_CONFIG} (is this a released DiffRetriever folder?)")
+        raise CheckpointError(missing)
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{file}: not valid JSON ({err})") from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{file}: expected a JSON object")
+    return raw
+
+
+def read_release_settings(path: Path) -> ReleaseSettings:
+    """Read and check ``retriever_config.json`` (the field names of the official saver)."""
+    file = Path(path) / RETRIEVER_CONFIG
+    raw = read_json_object(file, f"release {path} is missing {RETRIEVER_CONFIG} (is this a released DiffRetriever folder?)")
 
     def need(key: str, kind: type, default=None):
         value = raw.get(key, default)
@@ -190,12 +197,7 @@ def read_adapter(path: Path):
     from peft import LoraConfig
 
     config_file = Path(path) / ADAPTER_CONFIG
-    if not config_file.is_file():
-        raise CheckpointError(f"release {path} is missing {ADAPTER_CONFIG}")
-    try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{config_file}: not valid JSON ({err})") from None
+    raw = read_json_object(config_file, f"release {path} is missing {ADAPTER_CONFIG}")
     if raw.get("peft_type") != "LORA":
         raise CheckpointError(f"{config_file}: peft_type {raw.get('peft_type')!r}, expected 'LORA'")
     for key in ("r", "lora_alpha", "target_modules"):
@@ -376,8 +378,6 @@ def check_release_tokenizer(release_dir: Path, base_tokenizer) -> None:
 def load_release_backbone(release: str, base: str, kind: str, device: str = "auto", dtype: str = "auto"):
     """The base backbone of ``kind`` with the release's adapter merged, and
     ``backbone.release`` set to its :class:`ReleaseSettings` (``mask_token_id`` from there)."""
-    from . import load_backbone
-
     release_dir = resolve_checkpoint(release)
     settings = read_release_settings(release_dir)
     if settings.kind != kind:

@@ -1,8 +1,8 @@
-"""The baselines of the paper's comparison (METHOD.md section 6), with the public surface of
-:class:`~pyserini_diffretriever.encode.encoder.DiffRetrieverEncoder`: ``Encoder(config,
-backbone=None)``, ``encode(texts, is_query=False, batch_size=None) -> EncoderOutput``, and
-the properties ``config``, ``kq``, ``kp``, ``dimension``, ``backbone``. Build them from a
-config with :func:`pyserini_diffretriever.encode.factory.build_encoder`.
+"""The baselines of the paper's comparison (METHOD.md section 6), encoders of the one
+interface (:class:`~pyserini_diffretriever.encode.base.EncoderProtocol`): ``Encoder(config,
+backbone=None)``, ``encode(texts, is_query=False, batch_size=None) -> EncodedBatch``, and
+``name``, ``config``, ``kq``, ``kp``, ``dimension``, ``fingerprint``, ``backbone``. Build them
+from a config with :func:`pyserini_diffretriever.encode.factory.build_encoder`.
 
 ``DiffEmbedEncoder`` (method ``diffembed``; backbone dream / llada / mlm)
     The raw text, tokenized by the backbone tokenizer with the special tokens it adds
@@ -62,16 +62,17 @@ sparse collection for them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import torch
 
-from ..backbones import Backbone, load_backbone
-from ..backbones.base import standard_special_ids
-from ..config import EncoderConfig, PromptTemplate, load_config
-from .encoder import NORM_EPS, EncoderOutput, _check_texts
+from ..backbones.base import Backbone, standard_special_ids
+from ..backbones.causal import CausalBackbone, causal_view, load_causal
+from ..backbones.loader import load_backbone
+from ..config import EncoderConfig, PromptTemplate
+from .base import EncoderBase
 from .layout import render_prompt
+from .results import NORM_EPS
 from .sparse import SparseEncoder
 
 DIFFEMBED_BACKBONES = ("dream", "llada", "mlm")
@@ -101,22 +102,17 @@ def _load_causal_backbone(config: EncoderConfig, method: str):
             f"encoder config {config.source}: method {method} runs an autoregressive backbone "
             f"({', '.join(CAUSAL_BACKBONES)}; dream is run with causal attention), got {config.backbone!r}"
         )
-    from ..backbones.causal import load_causal
-
     return load_causal(config.backbone, config.checkpoint, device=config.device, dtype=config.dtype)
 
 
 def _as_causal(backbone):
-    from ..backbones.causal import CausalBackbone, causal_view
-
     return backbone if isinstance(backbone, CausalBackbone) else causal_view(backbone)
 
 
-class _BaselineEncoder:
-    """What the baselines share with :class:`DiffRetrieverEncoder`'s public surface."""
+class _BaselineEncoder(EncoderBase):
+    """A baseline: the config's method must be the class's."""
 
     method = "baseline"
-    has_sparse = False
 
     def __init__(self, config: EncoderConfig, backbone: Backbone | None = None) -> None:
         if config.method != self.method:
@@ -125,10 +121,11 @@ class _BaselineEncoder:
         self.config = config
         self.backbone = backbone
 
-    @classmethod
-    def from_config(cls, name: str, backbone: Backbone | None = None, **overrides):
-        """``diffretriever-<name>``, ``<name>`` or a YAML path; keyword overrides of any field."""
-        return cls(load_config(name, **overrides), backbone=backbone)
+
+class _SingleVectorEncoder(_BaselineEncoder):
+    """One vector per text whatever the config's K, and no sparse side (DiffEmbed, RepLLaMA)."""
+
+    has_sparse = False
 
     @property
     def kq(self) -> int:
@@ -138,26 +135,9 @@ class _BaselineEncoder:
     def kp(self) -> int:
         return 1
 
-    @property
-    def dimension(self) -> int:
-        return self.backbone.hidden_size
-
-    def encode(self, texts: Iterable[str], is_query: bool = False, batch_size: int | None = None) -> EncoderOutput:
-        texts = _check_texts(texts)
-        size = batch_size or self.config.batch_size
-        out = EncoderOutput()
-        for start in range(0, len(texts), size):
-            dense, sparse = self._encode_batch(texts[start: start + size], is_query)
-            out.dense.extend(dense)
-            out.sparse.extend(sparse)
-        return out
-
-    def _encode_batch(self, texts: list[str], is_query: bool):
-        raise NotImplementedError
-
 
 # ---------------------------------------------------------------------------- DiffEmbed
-class DiffEmbedEncoder(_BaselineEncoder):
+class DiffEmbedEncoder(_SingleVectorEncoder):
     """Mean-pooled last hidden states of the raw text, one bidirectional pass (see the module
     docstring)."""
 
@@ -194,13 +174,13 @@ class DiffEmbedEncoder(_BaselineEncoder):
         weights = attention_mask.unsqueeze(-1).float()
         return ((states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)).cpu()
 
-    def _encode_batch(self, texts, is_query):
+    def encode_batch(self, texts, is_query):
         vectors = _normalise(self.pooled(texts, is_query)).numpy()
         return [v[None, :].astype(np.float32) for v in vectors], [{} for _ in texts]
 
 
 # ---------------------------------------------------------------------------- RepLLaMA
-class RepLlamaEncoder(_BaselineEncoder):
+class RepLlamaEncoder(_SingleVectorEncoder):
     """The end-of-sequence hidden state of one causal pass over ``prefix + text + EOS``."""
 
     method = "repllama"
@@ -229,7 +209,7 @@ class RepLlamaEncoder(_BaselineEncoder):
                                          self.backbone.pad_token_id, "left")
         return self.backbone.hidden_states(input_ids, attention_mask)[:, -1].float().cpu()
 
-    def _encode_batch(self, texts, is_query):
+    def encode_batch(self, texts, is_query):
         vectors = _normalise(self.last_hidden(texts, is_query)).numpy()
         return [v[None, :].astype(np.float32) for v in vectors], [{} for _ in texts]
 
@@ -313,17 +293,6 @@ class PromptRepsEncoder(_BaselineEncoder):
                           for side in (True, False)}
         self.stop_token_ids = promptreps_stop_ids(tokenizer)
 
-    @property
-    def kq(self) -> int:
-        return self.config.kq
-
-    @property
-    def kp(self) -> int:
-        return self.config.kp
-
-    def builder(self, is_query: bool) -> PromptBuilder:
-        return self._builders[is_query]
-
     def steps(self, is_query: bool) -> int:
         """Decoding steps at most: N, or 1 for a single representation (K = 1)."""
         if self.config.k(is_query) == 1 and not self.ignore_stop:
@@ -378,7 +347,7 @@ class PromptRepsEncoder(_BaselineEncoder):
         return DecodeTrace(hidden=torch.stack(hiddens, dim=1).cpu(), logits=torch.stack(logits_kept, dim=1).cpu(),
                            tokens=torch.stack(tokens, dim=1).cpu(), kept=kept.cpu(), columns=columns)
 
-    def _encode_batch(self, texts, is_query):
+    def encode_batch(self, texts, is_query):
         trace = self.decode(texts, is_query)
         dense, sparse = [], []
         for row, text in enumerate(texts):

@@ -9,11 +9,13 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from ..backbones import Backbone, load_backbone
-from ..config import EncoderConfig, load_config
+from ..backbones.base import Backbone
+from ..backbones.loader import load_backbone
+from ..config import EncoderConfig
+from .base import EncoderBase
 from .layout import SequenceBuilder
-from .results import NORM_EPS, EncoderOutput  # noqa: F401  (re-exported: torch-free home in .results)
-from .results import check_texts as _check_texts
+# NORM_EPS, EncodedBatch and EncoderOutput are also imported from here; their torch-free home is .results
+from .results import NORM_EPS, EncodedBatch, EncoderOutput, check_texts  # noqa: F401
 from .sparse import SparseEncoder
 
 
@@ -70,7 +72,7 @@ def encode_sorted(encoder, texts: Iterable[str], is_query: bool = False, batch_s
     only the padding work changes; the official encoder sorts by length likewise. Works with
     any encoder of the package (``encode(texts, is_query, batch_size)``). ``progress``: called
     with the number of texts after each batch (e.g. a tqdm bar's ``update``)."""
-    texts = _check_texts(texts)
+    texts = check_texts(texts)
     size = batch_size or encoder.config.batch_size
     lengths = text_lengths(encoder, texts, is_query)
     order = sorted(range(len(texts)), key=lambda i: (-lengths[i], i))
@@ -99,7 +101,7 @@ class MaskStates:
     columns: dict[int, int] | None = None
 
 
-class DiffRetrieverEncoder:
+class DiffRetrieverEncoder(EncoderBase):
     """Encode queries and passages with a diffusion (or masked) LM.
 
     Examples
@@ -127,40 +129,15 @@ class DiffRetrieverEncoder:
             for side in (True, False)
         }
 
-    @classmethod
-    def from_config(cls, name: str, backbone: Backbone | None = None, **overrides) -> "DiffRetrieverEncoder":
-        """``diffretriever-<name>``, ``<name>`` or a YAML path; keyword overrides of any field."""
-        return cls(load_config(name, **overrides), backbone=backbone)
-
-    @property
-    def kq(self) -> int:
-        return self.config.kq
-
-    @property
-    def kp(self) -> int:
-        return self.config.kp
-
-    @property
-    def dimension(self) -> int:
-        return self.backbone.hidden_size
-
-    def builder(self, is_query: bool) -> SequenceBuilder:
-        return self._builders[is_query]
-
-    # ------------------------------------------------------------------------- public
-    def encode(self, texts: Iterable[str], is_query: bool = False, batch_size: int | None = None) -> EncoderOutput:
-        """Dense and sparse representations of ``texts`` (queries when ``is_query``)."""
-        texts = _check_texts(texts)
-        size = batch_size or self.config.batch_size
-        out = EncoderOutput()
-        for start in range(0, len(texts), size):
-            chunk = texts[start: start + size]
-            states = self.mask_states(chunk, is_query)
-            for row, text in enumerate(chunk):
-                kept = int(states.kept[row])
-                out.dense.append(self._dense(states.hidden[row, :kept]))
-                out.sparse.append(self.sparse_encoder.encode(states.logits[row, :kept], text, states.columns))
-        return out
+    def encode_batch(self, texts: list[str], is_query: bool) -> tuple[list, list]:
+        """Dense and sparse representations of one batch (see :meth:`EncoderBase.encode`)."""
+        states = self.mask_states(texts, is_query)
+        dense, sparse = [], []
+        for row, text in enumerate(texts):
+            kept = int(states.kept[row])
+            dense.append(self._dense(states.hidden[row, :kept]))
+            sparse.append(self.sparse_encoder.encode(states.logits[row, :kept], text, states.columns))
+        return dense, sparse
 
     # ----------------------------------------------------------------------- internals
     def mask_states(self, texts: list[str], is_query: bool, full_vocabulary: bool = False) -> MaskStates:

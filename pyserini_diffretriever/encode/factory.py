@@ -1,10 +1,13 @@
-"""One entry point for every encoder method of an :class:`EncoderConfig`.
+"""One entry point for every encoder of an :class:`EncoderConfig`.
 
 ``method: diffretriever`` (the default) gives :class:`DiffRetrieverEncoder`; the baselines of
-the paper's comparison (METHOD.md section 6) give the classes of :mod:`.baselines`, which
-have the same public surface (``encode(texts, is_query, batch_size) -> EncoderOutput``,
-``config``, ``kq``, ``kp``, ``dimension``, ``backbone``). Encoders are imported lazily, so
-asking for one method never imports the others.
+the paper's comparison (METHOD.md section 6) give the classes of :mod:`.baselines`;
+``kq: auto`` gives :class:`~.adaptive.AdaptiveQueryEncoder`, ``runtime: onnx``
+:class:`~.onnx_encoder.OnnxQueryEncoder`, a ``base_checkpoint`` :class:`~.release.ReleaseEncoder`.
+All are encoders of the one interface (:class:`~.base.EncoderProtocol`:
+``encode(texts, is_query, batch_size) -> EncodedBatch``, ``name``, ``config``, ``kq``, ``kp``,
+``dimension``, ``has_sparse``, ``fingerprint``). The torch encoders are imported on demand, so
+asking for one never imports the others (nor torch, for the ONNX query encoder).
 
 Examples
 --------
@@ -16,7 +19,10 @@ Examples
 """
 from __future__ import annotations
 
+import importlib
+
 from ..config import KQ_AUTO, METHODS, EncoderConfig, load_config
+from .onnx_encoder import OnnxQueryEncoder
 
 # method -> (module, class name), relative to this package.
 ENCODER_CLASSES = {
@@ -25,37 +31,35 @@ ENCODER_CLASSES = {
     "promptreps": (".baselines", "PromptRepsEncoder"),
     "repllama": (".baselines", "RepLlamaEncoder"),
 }
+ADAPTIVE_CLASS = (".adaptive", "AdaptiveQueryEncoder")
+RELEASE_CLASS = (".release", "ReleaseEncoder")
+
+
+def _load_class(module: str, name: str):
+    # imported on demand: these modules import torch
+    return getattr(importlib.import_module(module, __package__), name)
 
 
 def encoder_class(method: str):
     """The encoder class implementing ``method`` (imported on demand)."""
-    import importlib
-
     if method not in ENCODER_CLASSES:
         raise ValueError(f"unknown encoder method {method!r}; expected one of {', '.join(METHODS)}")
-    module, name = ENCODER_CLASSES[method]
-    return getattr(importlib.import_module(module, __package__), name)
+    return _load_class(*ENCODER_CLASSES[method])
 
 
 def build_encoder(config: EncoderConfig, backbone=None, **options):
-    """The encoder for ``config.method`` (backbone loaded from the config unless given).
+    """The encoder for ``config`` (backbone loaded from the config unless given).
 
-    ``options`` go to the baseline classes' constructors (e.g. ``ignore_stop=True`` for
-    PromptReps latency runs); DiffRetrieverEncoder takes none. ``kq: auto`` gives an
-    :class:`~pyserini_diffretriever.analysis.adaptive.AdaptiveQueryEncoder`."""
+    ``options`` go to the class's constructor (e.g. ``ignore_stop=True`` for PromptReps
+    latency runs, ``threads`` for the ONNX encoder); DiffRetrieverEncoder takes none."""
     if config.kq == KQ_AUTO:  # K_q per query from the predictor beside the config
-        from ..analysis.adaptive import AdaptiveQueryEncoder
-
-        return AdaptiveQueryEncoder(config, backbone=backbone, **options)
-    if config.runtime == "onnx":  # queries on onnxruntime from an export folder (export.onnx), no torch
-        from .onnx_encoder import OnnxQueryEncoder
-
-        return OnnxQueryEncoder(config, backbone=backbone, **options)
-    if config.base_checkpoint:  # a released fine-tuned checkpoint on top of its base
-        from .release import ReleaseEncoder
-
-        return ReleaseEncoder(config, backbone=backbone, **options)
-    cls = encoder_class(config.method)
+        cls = _load_class(*ADAPTIVE_CLASS)
+    elif config.runtime == "onnx":  # queries on onnxruntime from an export folder (export.onnx), no torch
+        cls = OnnxQueryEncoder
+    elif config.base_checkpoint:  # a released fine-tuned checkpoint on top of its base
+        cls = _load_class(*RELEASE_CLASS)
+    else:
+        cls = encoder_class(config.method)
     return cls(config, backbone=backbone, **options)
 
 

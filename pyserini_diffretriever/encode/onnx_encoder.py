@@ -6,10 +6,11 @@ hidden states and log(1 + relu) of the LM-head rows of the batch's content token
 tokenizer files, ``encoder.yaml`` (the encoder configuration with ``runtime: onnx``) and
 ``export.json`` (the token layout, special ids and checkpoint fingerprint recorded at export).
 
-:class:`OnnxQueryEncoder` has the public surface of :class:`DiffRetrieverEncoder` (``encode``,
-``config``, ``kq``, ``kp``, ``dimension``), so everything that takes an encoder takes it; the
-factory builds it for ``runtime: onnx``. Query encoding imports neither torch nor
-transformers: the tokenizer is the ``tokenizers`` library reading the exported
+:class:`OnnxQueryEncoder` is an encoder of the one interface
+(:class:`~.base.EncoderProtocol`: ``encode``, ``name``, ``config``, ``kq``, ``kp``,
+``dimension``, ``fingerprint``, the one recorded at export), so everything that takes an
+encoder takes it; the factory builds it for ``runtime: onnx``. Query encoding imports neither
+torch nor transformers: the tokenizer is the ``tokenizers`` library reading the exported
 ``tokenizer.json``, the layout is :class:`~.layout.SequenceBuilder` built from the recorded
 ids, and the content-token filter and quantization are :mod:`.sparse`'s. Passages (the export
 is query-only) go to the torch encoder of the same configuration, loaded on first use.
@@ -20,66 +21,25 @@ says which one the session really runs on, and it is printed once on stderr.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from ..config import ConfigError, EncoderConfig
+from ..config import EncoderConfig
+from .base import EncoderBase
+# export_fingerprint is also imported from here (search.faiss); its home is .export_record
+from .export_record import ExportError, export_fingerprint, export_paths, read_export  # noqa: F401
 from .layout import SequenceBuilder
-from .results import EncoderOutput, check_texts
+from .results import EncodedBatch
 from .sparse import SparseEncoder
 
-EXPORT_META = "export.json"
-EXPORT_FORMAT = 1
-GRAPH_FP32 = "query_encoder.onnx"
-GRAPH_INT8 = "query_encoder.int8.onnx"
 INPUTS = ("input_ids", "attention_mask", "mask_positions", "vocab_ids")
 # Config fields an export is built for; the query side depends on them (checked on load).
 EXPORT_FIELDS = ("method", "backbone", "kq", "prompt_one", "prompt_few", "max_length_query", "count_masks_in_length",
                  "pooling", "stop_token_truncation", "denoising_steps", "sparse_topk", "quantization",
                  "quantization_scale", "shift_logits")
-
-
-class ExportError(ConfigError):
-    """An ONNX export folder that is missing, incomplete, or not the configuration asked for."""
-
-
-def export_paths(onnx: str | Path) -> tuple[Path, Path]:
-    """(export folder, graph file) for ``onnx``: the folder (float32 graph) or one graph file in it."""
-    path = Path(onnx)
-    if path.suffix == ".onnx":
-        return path.parent, path
-    return path, path / GRAPH_FP32
-
-
-def read_export(folder: str | Path) -> dict:
-    """``export.json`` of an export folder, checked for its format and files."""
-    folder = Path(folder)
-    meta_path = folder / EXPORT_META
-    if not meta_path.is_file():
-        raise ExportError(f"{folder} is not an ONNX export folder: {EXPORT_META} is missing "
-                          f"(write one with python -m pyserini_diffretriever.export.onnx)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ExportError(f"{meta_path}: not valid JSON ({err})") from err
-    if meta.get("format") != EXPORT_FORMAT:
-        raise ExportError(f"{meta_path}: export format {meta.get('format')!r}, this version reads {EXPORT_FORMAT}; "
-                          f"re-export the encoder")
-    for name in [meta["tokenizer"], *meta["graphs"].values(), *meta.get("external_data", [])]:
-        if not (folder / name).is_file():
-            raise ExportError(f"{folder} is incomplete: {name} is missing")
-    return meta
-
-
-def export_fingerprint(config: EncoderConfig) -> str | None:
-    """The checkpoint fingerprint the export recorded (what ``search.faiss`` checks against
-    the index's) without reading, or needing, the checkpoint."""
-    folder, _ = export_paths(config.onnx)
-    return read_export(folder).get("checkpoint_fingerprint")
 
 
 def check_export(meta: dict, config: EncoderConfig, folder: Path) -> None:
@@ -141,7 +101,7 @@ def choose_providers(device: str = "auto") -> list:
     return ["CPUExecutionProvider"]
 
 
-class OnnxQueryEncoder:
+class OnnxQueryEncoder(EncoderBase):
     """Queries through onnxruntime from an export folder; passages through torch (lazily).
 
     Parameters
@@ -190,14 +150,6 @@ class OnnxQueryEncoder:
                   f"(onnxruntime {onnxruntime.__version__})", file=sys.stderr)
 
     @property
-    def kq(self) -> int:
-        return self.config.kq
-
-    @property
-    def kp(self) -> int:
-        return self.config.kp
-
-    @property
     def dimension(self) -> int:
         return int(self.meta["hidden_size"])
 
@@ -205,28 +157,30 @@ class OnnxQueryEncoder:
     def passage_encoder(self):
         """The torch encoder of the same configuration, for passages (loaded on first use)."""
         if self._passage_encoder is None:
-            from .encoder import DiffRetrieverEncoder
+            from .encoder import DiffRetrieverEncoder  # deferred: loads torch (queries need none)
 
             self._passage_encoder = DiffRetrieverEncoder(self.config.replace(runtime="torch"), backbone=self._backbone)
         return self._passage_encoder
 
-    def encode(self, texts: Iterable[str], is_query: bool = False, batch_size: int | None = None) -> EncoderOutput:
+    def encode(self, texts: Iterable[str], is_query: bool = False, batch_size: int | None = None) -> EncodedBatch:
         """Dense and sparse representations of ``texts``; queries on onnxruntime."""
         if not is_query:
             return self.passage_encoder.encode(texts, is_query=False, batch_size=batch_size)
-        texts = check_texts(texts)
-        size = batch_size or self.config.batch_size
-        out = EncoderOutput()
-        for start in range(0, len(texts), size):
-            chunk = texts[start: start + size]
-            dense, weights, kept, columns = self.run(chunk)
-            for row, text in enumerate(chunk):
-                vectors = dense[row, : kept[row]]
-                if self.config.pooling == "mean":
-                    vectors = vectors.mean(axis=0, keepdims=True)  # not renormalised, as the torch encoder
-                out.dense.append(np.ascontiguousarray(vectors, dtype=np.float32))
-                out.sparse.append(self.sparse_encoder.encode_weights(weights[row, : kept[row]], text, columns))
-        return out
+        return super().encode(texts, is_query=True, batch_size=batch_size)
+
+    def encode_batch(self, texts: list[str], is_query: bool) -> tuple[list, list]:
+        """One batch: queries through the graph, passages through the torch encoder."""
+        if not is_query:
+            return self.passage_encoder.encode_batch(texts, is_query=False)
+        dense, weights, kept, columns = self.run(texts)
+        vectors_out, sparse_out = [], []
+        for row, text in enumerate(texts):
+            vectors = dense[row, : kept[row]]
+            if self.config.pooling == "mean":
+                vectors = vectors.mean(axis=0, keepdims=True)  # not renormalised, as the torch encoder
+            vectors_out.append(np.ascontiguousarray(vectors, dtype=np.float32))
+            sparse_out.append(self.sparse_encoder.encode_weights(weights[row, : kept[row]], text, columns))
+        return vectors_out, sparse_out
 
     def run(self, texts: list[str]):
         """One pass of the graph: (dense ``[B, K, H]``, weights ``[B, K, U]``, kept ``[B]``,
@@ -262,4 +216,4 @@ def _version(package: str) -> str:
 
 
 __all__ = ["ExportError", "FastTokenizer", "OnnxQueryEncoder", "check_export", "choose_providers", "export_fingerprint",
-           "export_paths", "read_export"]
+           "export_paths", "read_export"]  # the export-record names live in .export_record

@@ -28,6 +28,7 @@ import logging
 
 import torch
 
+from ..backbones.release import load_release_backbone
 from ..config import ConfigError, EncoderConfig
 from .encoder import DiffRetrieverEncoder, MaskStates
 from .layout import SequenceBuilder
@@ -80,18 +81,13 @@ class ReleaseEncoder(DiffRetrieverEncoder):
 
     def __init__(self, config: EncoderConfig, backbone=None) -> None:
         if backbone is None:
-            from ..backbones.release import load_release_backbone
-
             backbone = load_release_backbone(config.checkpoint, config.base_checkpoint, config.backbone,
                                              device=config.device, dtype=config.dtype)
         if getattr(backbone, "release", None) is None:
             raise ValueError("ReleaseEncoder needs a backbone loaded by load_release_backbone")
         check_release_config(config, backbone.release)
         super().__init__(config, backbone=backbone)
-        self._release_builders = {side: ReleaseSequenceBuilder(backbone, config, side) for side in (True, False)}
-
-    def builder(self, is_query: bool) -> SequenceBuilder:
-        return self._release_builders[is_query]
+        self._builders = {side: ReleaseSequenceBuilder(backbone, config, side) for side in (True, False)}
 
     def mask_states(self, texts: list[str], is_query: bool, full_vocabulary: bool = False) -> MaskStates:
         """One pass: the shared encoder. S > 1 passes: the official fine-tuned schedule

@@ -18,6 +18,9 @@ class EncoderOutput:
     sparse: list[dict[str, int]] = field(default_factory=list)
 
 
+EncodedBatch = EncoderOutput  # the name the encoder interface (.base) uses; EncoderOutput stays
+
+
 def check_texts(texts) -> list[str]:
     """``texts`` as a list of str, or one clear TypeError (a single string, bytes, non-str)."""
     if isinstance(texts, (str, bytes)):

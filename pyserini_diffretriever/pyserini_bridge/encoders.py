@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import load_config, resolve_config_path
+from ..encode.factory import build_encoder_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,12 @@ def _cache_key(name: str, overrides: dict) -> tuple:
 
 
 def shared_encoder(name: str, **overrides):
-    """The process-wide :class:`DiffRetrieverEncoder` for a configuration, built on first call."""
+    """The process-wide encoder for a configuration (any :class:`~pyserini_diffretriever.encode.base.EncoderProtocol`
+    the factory builds for it), built on first call."""
     key = _cache_key(name, overrides)
     with _CACHE_LOCK:
         encoder = _CACHE.get(key)
         if encoder is None:
-            from ..encode.factory import build_encoder_from_config
-
             encoder = build_encoder_from_config(name, **overrides)
             _CACHE[key] = encoder
         return encoder

@@ -290,7 +290,7 @@ def test_multistep_release_follows_the_fine_tuned_schedule(releases, tmp_path):
 def test_adapter_checked_before_the_base_weights_load(releases, tmp_path, monkeypatch):
     """A malformed adapter is reported from the base's safetensors headers, before the
     (multi-gigabyte) base weights are read."""
-    import pyserini_diffretriever.backbones as backbones
+    import pyserini_diffretriever.backbones.release as release_loading
 
     release = _copy(releases["dream"][0], tmp_path)
     _wrong_rank(release)
@@ -298,7 +298,7 @@ def test_adapter_checked_before_the_base_weights_load(releases, tmp_path, monkey
     def no_loading(*args, **kwargs):
         raise AssertionError("the base weights were loaded")
 
-    monkeypatch.setattr(backbones, "load_backbone", no_loading)
+    monkeypatch.setattr(release_loading, "load_backbone", no_loading)
     with pytest.raises(CheckpointError, match="adapter_config.json says r = 8"):
         _encoder("dream", release, releases["dream"][1])
 

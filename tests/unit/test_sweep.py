@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 import yaml
 
-from pyserini_diffretriever.analysis.adaptive import AdaptiveQueryEncoder, KqPredictor, fit_predictor, predictor_path
-from pyserini_diffretriever.analysis.features import correlation, query_features, token_entropy
+from pyserini_diffretriever.analysis.adaptive import fit_predictor
+from pyserini_diffretriever.analysis.features import correlation
 from pyserini_diffretriever.analysis.oracle import oracles, select_cell
 from pyserini_diffretriever.analysis.passage_kp import assign_kp, mix, storage, write_mixed_store
 from pyserini_diffretriever.analysis.splits import check_disjoint, load_split
 from pyserini_diffretriever.config import ConfigError, load_config
 from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
 from pyserini_diffretriever.dense.store import DenseStore, write_store
+from pyserini_diffretriever.encode.adaptive import AdaptiveQueryEncoder
+from pyserini_diffretriever.encode.kq_predictor import KqPredictor, predictor_path, query_features, token_entropy
 from pyserini_diffretriever.topics import TopicsError
 
 
