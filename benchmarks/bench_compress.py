@@ -44,12 +44,15 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyserini_diffretriever.dense.approximate import set_threads  # noqa: E402
-from pyserini_diffretriever.dense.compressed import (  # noqa: E402
-    CODEC_FILE, CODES_FILE, STORE_FILES, CompressedIndex, CompressParams, build_compressed, codec_bytes, default_codec,
-    describe, folder_bytes, index_bytes, resolve_layout,
+from pyserini_diffretriever.dense.codec import CompressParams, codec_bytes, default_codec, resolve_layout  # noqa: E402
+from pyserini_diffretriever.dense.compressed_build import build_compressed  # noqa: E402
+from pyserini_diffretriever.dense.compressed_folder import (  # noqa: E402
+    CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CODEC_FILE, CODES_FILE, NORMS_FILE, STORE_FILES, describe, folder_bytes,
+    index_bytes,
 )
-from pyserini_diffretriever.dense.passage_centroids import CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE  # noqa: E402
+from pyserini_diffretriever.dense.faiss_candidates import set_threads  # noqa: E402
+from pyserini_diffretriever.dense.loader import load_index  # noqa: E402
+from pyserini_diffretriever.dense.params import SearchParams  # noqa: E402
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import DenseStore, write_store  # noqa: E402
 from pyserini_diffretriever.dense.synthetic import TopicModel  # noqa: E402
@@ -127,15 +130,15 @@ SEARCH_CHILD = """
 import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[4])
-from pyserini_diffretriever.dense.approximate import set_threads
-from pyserini_diffretriever.dense.compressed import CompressedIndex
+from pyserini_diffretriever.dense.faiss_candidates import set_threads
+from pyserini_diffretriever.dense.loader import load_index
 set_threads(int(sys.argv[5]))
 def status(field):
     for line in open('/proc/self/status'):
         if line.startswith(field + ':'):
             return int(line.split()[1]) / (1 << 20)
 baseline = status('VmRSS')
-index = CompressedIndex.load(sys.argv[1], store=False)
+index = load_index(sys.argv[1], store=False)
 loaded = status('VmRSS')
 with np.load(sys.argv[2]) as z:
     queries = np.split(z['vectors'], np.cumsum(z['lengths'])[:-1])
@@ -143,7 +146,7 @@ batch = int(sys.argv[3])
 for rounds in range(2):  # the second round is timed (warm)
     start = time.perf_counter()
     for i in range(0, len(queries), batch):
-        index.search_hits(queries[i: i + batch], k=100)
+        index.search(queries[i: i + batch], 100)
     ms = 1000 * (time.perf_counter() - start) / len(queries)
 print(json.dumps({'rss_gb': status('VmRSS'), 'peak_gb': status('VmHWM'), 'loaded_gb': loaded, 'baseline_gb': baseline,
                   'ms_per_query': ms}))
@@ -198,7 +201,7 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
     gc.collect()
     subset = min(args.subset, n_docs)
     search_dir = out if subset == n_docs else subset_view(out, work / label / "subset", subset)
-    index = CompressedIndex.load(search_dir, store=False)
+    index = load_index(search_dir, store=False)
     store = DenseStore.open(root)
     if subset < n_docs:  # the rerank source: the store's first rows are the subset's
         from dataclasses import replace
@@ -206,10 +209,11 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
         store = replace(store, offsets=store.offsets[: subset + 1], docids=store.docids[:subset],
                         vectors=store.vectors[: int(store.offsets[subset])])
     index.store = store
-    hits, _ = timed(lambda q: index.search_hits(q, k=K), queries, args.batch)  # timed in the fresh process below
+    hits, _ = timed(lambda q: index.search(q, K), queries, args.batch)  # timed in the fresh process below
     search_rss_here = rss_gb()
-    reranked, ms_rerank = timed(lambda q: index.search_hits(q, k=K, rerank_exact=args.rerank_exact), queries, args.batch)
-    reranked100, _ = timed(lambda q: index.search_hits(q, k=K, rerank_exact=100), queries, args.batch)
+    reranked, ms_rerank = timed(lambda q: index.search(q, K, SearchParams(rerank_exact=args.rerank_exact)), queries,
+                                args.batch)
+    reranked100, _ = timed(lambda q: index.search(q, K, SearchParams(rerank_exact=100)), queries, args.batch)
     exact, ms_exact = timed(lambda q: exact_search(store.vectors, store.offsets, q, k=K, docids=store.docids),
                             queries, args.batch)
     scale = n_docs / subset

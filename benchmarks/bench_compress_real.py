@@ -30,9 +30,11 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyserini_diffretriever.dense.compressed import (  # noqa: E402
-    STORE_FILES, CompressedIndex, CompressParams, build_compressed, describe, folder_bytes,
-)
+from pyserini_diffretriever.dense.codec import CompressParams  # noqa: E402
+from pyserini_diffretriever.dense.compressed_build import build_compressed  # noqa: E402
+from pyserini_diffretriever.dense.compressed_folder import STORE_FILES, describe, folder_bytes  # noqa: E402
+from pyserini_diffretriever.dense.loader import load_index  # noqa: E402
+from pyserini_diffretriever.dense.params import SearchParams  # noqa: E402
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import DenseStore  # noqa: E402
 from pyserini_diffretriever.evaluation import evaluate  # noqa: E402
@@ -107,10 +109,10 @@ def main() -> int:
             t0 = time.time()
             build_compressed(store.root, params, output=out)
             built = time.time() - t0
-            index = CompressedIndex.load(out, store=False)
+            index = load_index(out, store=False)
             index.store = store  # rerank source (the store is not the folder's parent here)
             t0 = time.time()
-            hits = index.search_hits(queries, k=K, rerank_exact=args.rerank_exact)
+            hits = index.search(queries, K, SearchParams(rerank_exact=args.rerank_exact))
             ms = 1000 * (time.time() - t0) / len(qids)
             metrics = evaluate(run_of(hits, qids, store.docids), qrels)
             recall = float(np.mean([len(set(a.indices.tolist()) & set(b.indices.tolist())) / max(1, len(b.indices))

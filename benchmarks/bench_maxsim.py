@@ -39,9 +39,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyserini_diffretriever.dense.approximate import (  # noqa: E402
-    ApproximateStats, BuildParams, FaissCandidates, SearchParams, approximate_search, default_candidates,
-    default_nprobe, set_threads,
+from pyserini_diffretriever.dense.approximate import approximate_search  # noqa: E402
+from pyserini_diffretriever.dense.faiss_candidates import FaissCandidates, set_threads  # noqa: E402
+from pyserini_diffretriever.dense.params import (  # noqa: E402
+    ApproximateStats, BuildParams, SearchParams, default_candidates, default_nprobe,
 )
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import write_store  # noqa: E402

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_compress_real import query_vectors, run_of  # noqa: E402
-from pyserini_diffretriever.dense.compressed import CompressParams, train_codec  # noqa: E402
+from pyserini_diffretriever.dense.codec import CompressParams, train_codec  # noqa: E402
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import DenseStore  # noqa: E402
 from pyserini_diffretriever.evaluation import evaluate  # noqa: E402

@@ -1,5 +1,6 @@
-"""``MultiVectorIndex``: a small build / add / save / load / search interface over the dense
-store, with exact MaxSim search and, optionally, the FAISS-backed approximate search."""
+"""The store layouts of ``DenseIndex``: ``MultiVectorIndex`` (the dense store, exact MaxSim;
+build / add / remove / save / load / search) and ``ApproximateIndex`` (the store with its
+FAISS index, ``faiss.index``: FAISS candidates + exact rerank)."""
 from __future__ import annotations
 
 import os
@@ -8,15 +9,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .approximate import (
-    INDEX_FILE, ApproximateIndexError, ApproximateStats, BuildParams, FaissCandidates, SearchParams,
-    approximate_search,
-)
-from .maxsim import AGGREGATES, Hits, MaxSimError, QueryBatch, exact_search
+from .approximate import approximate_search
+from .base import DenseIndex
+from .errors import ApproximateIndexError, updates_unsupported
+from .faiss_candidates import INDEX_FILE, PARAMS_FILE, FaissCandidates
+from .maxsim import Hits, QueryBatch, check_aggregate, exact_search
+from .params import BuildParams, SearchParams
 from .store import DenseStore, DenseStoreError, write_store
 
 
-class MultiVectorIndex:
+class MultiVectorIndex(DenseIndex):
     """Documents as sets of vectors, ranked by MaxSim (``sum_i max(0, max_j <q_i, p_j>)``).
 
     The index lives in memory after ``build``/``add`` and is written as a dense store folder
@@ -39,24 +41,30 @@ class MultiVectorIndex:
     >>> rng = np.random.default_rng(0)
     >>> def unit(x): return x / np.linalg.norm(x, axis=-1, keepdims=True)
     >>> docs = [unit(rng.standard_normal((n, 8))).astype(np.float32) for n in (3, 1, 4)]
-    >>> index = MultiVectorIndex().build(docs, ["a", "b", "c"])
-    >>> index.add([unit(rng.standard_normal((2, 8))).astype(np.float32)], ["d"])
+    >>> index = MultiVectorIndex().build(["a", "b", "c"], docs)
+    >>> index.add(["d"], [unit(rng.standard_normal((2, 8))).astype(np.float32)])
     MultiVectorIndex(4 documents, 10 vectors, dim 8)
-    >>> hits = index.search([docs[2][:2]], k=2)          # two query vectors taken from doc "c"
+    >>> hits = index.with_docids(index.search([docs[2][:2]], k=2))   # two query vectors of doc "c"
     >>> hits[0][0][0], round(hits[0][0][1], 4)
     ('c', 2.0)
+    >>> index.remove(["a"]).docids
+    ['b', 'c', 'd']
     >>> folder = tempfile.mkdtemp()
     >>> _ = index.save(folder)                            # float16 on disk (dtype="float32" keeps all bits)
     >>> loaded = MultiVectorIndex.load(folder)            # memory-mapped
-    >>> [d for d, _ in loaded.search([docs[2][:2]], k=2)[0]] == [d for d, _ in hits[0]]
+    >>> found = loaded.with_docids(loaded.search([docs[2][:2]], k=3))[0]
+    >>> [d for d, _ in found] == [d for d, _ in index.with_docids(index.search([docs[2][:2]], k=3))[0]]
     True
     """
+
+    layout = "exact"
+    #: what ``search`` does when ``params.approximate`` is None
+    default_approximate = False
 
     def __init__(self, dtype: str = "float16", aggregate: str = "sum", meta: dict | None = None) -> None:
         if dtype not in ("float16", "float32"):
             raise DenseStoreError(f"dtype {dtype!r}: expected float16 or float32")
-        if aggregate not in AGGREGATES:
-            raise MaxSimError(f"aggregate {aggregate!r} is not one of {', '.join(AGGREGATES)}")
+        check_aggregate(aggregate)
         self.dtype = dtype
         self.aggregate = aggregate
         self.meta = dict(meta or {})
@@ -70,9 +78,6 @@ class MultiVectorIndex:
         self._on_disk = False  # True while the contents are exactly the store at self.root
 
     # ----------------------------------------------------------------- contents
-    def __len__(self) -> int:
-        return len(self._docids)
-
     def __repr__(self) -> str:
         return f"MultiVectorIndex({len(self)} documents, {int(self._offsets[-1])} vectors, dim {self.dim})"
 
@@ -102,15 +107,19 @@ class MultiVectorIndex:
     def has_approximate(self) -> bool:
         return self._candidates is not None
 
-    def build(self, vectors_list: Sequence[np.ndarray], docids: Sequence[str]) -> "MultiVectorIndex":
-        """Replace the contents with these documents (``vectors_list[i]``: ``[k_i, dim]``)."""
+    def build(self, docids: Sequence[str], vectors: Sequence[np.ndarray]) -> "MultiVectorIndex":
+        """Replace the contents with these documents (``vectors[i]``: ``[k_i, dim]``)."""
         self._vectors, self._offsets, self._docids, self._known = None, np.zeros(1, dtype=np.int64), [], set()
         self._pending, self._candidates, self._on_disk = [], None, False
-        return self.add(vectors_list, docids)
+        return self.add(docids, vectors)
 
-    def add(self, vectors_list: Sequence[np.ndarray], docids: Sequence[str]) -> "MultiVectorIndex":
-        """Append documents. Any FAISS index is dropped (rebuild it with ``build_approximate``).
-        After ``load``, the first ``add`` reads the whole matrix into memory (float32)."""
+    def add(self, docids: Sequence[str], vectors: Sequence[np.ndarray]) -> "MultiVectorIndex":
+        """Append documents (``vectors[i]``: ``[k_i, dim]``, the vectors of ``docids[i]``). Any
+        FAISS index is dropped (rebuild it with ``build_approximate``). After ``load``, the
+        first ``add`` reads the whole matrix into memory (float32)."""
+        vectors_list = vectors
+        if any(isinstance(d, np.ndarray) for d in docids):
+            raise DenseStoreError("add(docids, vectors): the document ids come first")
         docids = [str(d) for d in docids]
         if len(vectors_list) != len(docids):
             raise DenseStoreError(f"{len(vectors_list)} vector arrays but {len(docids)} docids")
@@ -144,6 +153,27 @@ class MultiVectorIndex:
         self._on_disk = False
         return self
 
+    def remove(self, docids: Sequence[str]) -> "MultiVectorIndex":
+        """Drop documents by id; the others keep their order (and ``docids`` stays the list
+        that ``Hits.indices`` point into). Any FAISS index is dropped, as by ``add``. After
+        ``load``, reads the kept vectors into memory (float32)."""
+        drop = {str(d) for d in docids}
+        unknown = sorted(drop - self._known)
+        if unknown:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise DenseStoreError(f"docid {unknown[0]!r}{more} is not in the index")
+        if not drop:
+            return self
+        keep = np.fromiter((d not in drop for d in self._docids), dtype=bool, count=len(self._docids))
+        lengths = np.diff(self._offsets)
+        self._vectors = np.ascontiguousarray(self.vectors[np.repeat(keep, lengths)], dtype=np.float32)
+        self._offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
+        self._docids = [d for d, kept in zip(self._docids, keep) if kept]
+        self._known -= drop
+        self._candidates = None
+        self._on_disk = False
+        return self
+
     def _consolidate(self) -> None:
         if not self._pending:
             return
@@ -152,9 +182,12 @@ class MultiVectorIndex:
         self._pending = []
 
     # ------------------------------------------------------------------ storage
-    def save(self, root: str | os.PathLike) -> Path:
-        """Write the dense store (and the FAISS index, if one was built) to folder ``root``."""
-        root = Path(root)
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the dense store (and the FAISS index, if one was built) to folder ``path``
+        (default: the folder it was loaded from or last saved to)."""
+        if path is None and self.root is None:
+            raise DenseStoreError("save(): give a folder; this index was neither loaded nor saved before")
+        root = Path(path) if path is not None else self.root
         vectors = self.vectors
         if len(self) == 0:
             raise DenseStoreError("cannot save an empty index")
@@ -166,7 +199,7 @@ class MultiVectorIndex:
                     if k not in ("format_version", "n_docs", "n_vectors", "dim", "dtype")}
             meta.setdefault("aggregate", self.aggregate)
             write_store(root, chunks, int(self._offsets[-1]), int(vectors.shape[1]), meta, self.dtype)
-            for stale in (INDEX_FILE, "faiss.json"):
+            for stale in (INDEX_FILE, PARAMS_FILE):
                 if self._candidates is None and (root / stale).exists():
                     (root / stale).unlink()
         if self._candidates is not None:
@@ -214,14 +247,27 @@ class MultiVectorIndex:
         return self._candidates
 
     # ------------------------------------------------------------------- search
-    def search_hits(self, queries: Sequence[np.ndarray], k: int = 10, approximate: bool = False,
-                    aggregate: str | None = None, params: SearchParams | None = None, device: str = "cpu",
-                    block_rows: int | None = None, stats: ApproximateStats | None = None) -> list[Hits]:
-        """Like ``search`` but returns document indices and scores as arrays."""
-        aggregate = aggregate or self.aggregate
+    def search(self, queries: Sequence[np.ndarray] | QueryBatch, k: int = 10,
+               params: SearchParams | None = None) -> list[Hits]:
+        """Top-``k`` documents of each query, best first (ties: docid ascending).
+
+        Parameters
+        ----------
+        queries : list of ``[k_q, dim]`` arrays, one per query (k_q may differ).
+        k : hits per query.
+        params : ``SearchParams``: ``approximate`` (FAISS candidates + exact rerank; needs
+            ``build_approximate`` or a loaded ``faiss.index``; scores are exact MaxSim scores
+            either way), ``aggregate`` (override the index's ``"sum"`` / ``"mean"``),
+            ``device``, ``block_rows``, the candidate knobs, ``stats``.
+        """
+        params = params or SearchParams()
+        params.validate()
+        aggregate = params.aggregate or self.aggregate
+        check_aggregate(aggregate)
         if len(self) == 0:
-            return [Hits(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)) for _ in queries]
-        batch = QueryBatch.from_list(queries, self.dim)
+            return [Hits(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)) for _ in range(len(queries))]
+        batch = queries if isinstance(queries, QueryBatch) else QueryBatch.from_list(queries, self.dim)
+        approximate = self.default_approximate if params.approximate is None else params.approximate
         if approximate:
             if self._candidates is None:
                 raise ApproximateIndexError(
@@ -229,27 +275,30 @@ class MultiVectorIndex:
                     "`python -m pyserini_diffretriever.index.faiss --index DIR`) for approximate search"
                 )
             return approximate_search(self.vectors, self._offsets, self._candidates, batch, k, aggregate, params,
-                                      self._docids, device, stats)
-        return exact_search(self.vectors, self._offsets, batch, k, aggregate, block_rows, self._docids, device)
-
-    def search(self, queries: Sequence[np.ndarray], k: int = 10, approximate: bool = False,
-               aggregate: str | None = None, params: SearchParams | None = None,
-               device: str = "cpu") -> list[list[tuple[str, float]]]:
-        """Top-``k`` documents of each query as ``(docid, score)`` lists, best first (ties:
-        docid ascending).
-
-        Parameters
-        ----------
-        queries : list of ``[k_q, dim]`` arrays, one per query (k_q may differ).
-        k : hits per query.
-        approximate : use the FAISS candidates + exact rerank (needs ``build_approximate``
-            or a loaded ``faiss.index``); scores are exact MaxSim scores either way.
-        aggregate : override the index's ``"sum"`` / ``"mean"``.
-        params : ``SearchParams`` of the approximate search (candidates, nprobe, ...).
-        device : torch device for the products.
-        """
-        hits = self.search_hits(queries, k, approximate, aggregate, params, device)
-        return [[(self._docids[i], float(s)) for i, s in zip(h.indices, h.scores)] for h in hits]
+                                      self._docids, params.device, params.stats)
+        return exact_search(self.vectors, self._offsets, batch, k, aggregate, params.block_rows, self._docids,
+                            params.device)
 
 
-__all__ = ["MultiVectorIndex", "BuildParams", "SearchParams"]
+class ApproximateIndex(MultiVectorIndex):
+    """The dense store with its FAISS index (``faiss.index`` + ``faiss.json``, built by
+    ``build_approximate`` or ``python -m pyserini_diffretriever.index.faiss``): searched with
+    FAISS candidates + exact rerank unless ``params.approximate`` is False (exact search of
+    the same store). Built once from a store: ``add`` / ``remove`` raise ``IndexUpdateError``."""
+
+    layout = "approximate"
+    default_approximate = True
+
+    @classmethod
+    def load(cls, root: str | os.PathLike, approximate: bool | None = True) -> "ApproximateIndex":
+        """Open a store folder with its FAISS index (required, whatever ``approximate`` says)."""
+        return super().load(root, approximate=True)
+
+    def add(self, docids: Sequence[str], vectors: Sequence[np.ndarray]) -> "ApproximateIndex":
+        raise updates_unsupported(self.layout)
+
+    def remove(self, docids: Sequence[str]) -> "ApproximateIndex":
+        raise updates_unsupported(self.layout)
+
+
+__all__ = ["ApproximateIndex", "MultiVectorIndex"]

@@ -113,7 +113,7 @@ class QueryBatch:
         return int(counts[0]) if np.all(counts == counts[0]) else None
 
 
-def _check_aggregate(aggregate: str) -> None:
+def check_aggregate(aggregate: str) -> None:
     if aggregate not in AGGREGATES:
         raise MaxSimError(f"aggregate {aggregate!r} is not one of {', '.join(AGGREGATES)}")
 
@@ -130,7 +130,7 @@ def auto_block_rows(n_query_vectors: int, dim: int = 768, copied: bool = False) 
 
 
 # ------------------------------------------------------------------------- kernels
-def _as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+def as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """A float32 tensor on ``device`` viewing (CPU, float32) or converting ``array``."""
     with warnings.catch_warnings():  # read-only memory maps: torch warns, we never write
         warnings.simplefilter("ignore", UserWarning)
@@ -214,8 +214,8 @@ def score_block(block: np.ndarray, lengths: np.ndarray, batch: QueryBatch, aggre
     ``block`` holds the documents' rows back to back, ``lengths`` how many rows each owns.
     """
     device = torch.device(device)
-    queries = _queries if _queries is not None else _as_tensor(batch.matrix, device)
-    rows = _as_tensor(block, device)
+    queries = _queries if _queries is not None else as_tensor(batch.matrix, device)
+    rows = as_tensor(block, device)
     if queries.shape[0] >= ROWS_MAJOR_FROM:
         products = torch.mm(rows, queries.T)  # [rows, T]
         with single_threaded():
@@ -342,7 +342,7 @@ def exact_search(vectors: np.ndarray, offsets: np.ndarray, queries: Sequence[np.
     >>> hits[0].indices.tolist(), [round(float(s), 3) for s in hits[0].scores]
     ([0, 1], [2.0, 1.4])
     """
-    _check_aggregate(aggregate)
+    check_aggregate(aggregate)
     offsets = np.asarray(offsets, dtype=np.int64)
     n_docs = len(offsets) - 1
     batch = queries if isinstance(queries, QueryBatch) else QueryBatch.from_list(queries, vectors.shape[1])
@@ -354,7 +354,7 @@ def exact_search(vectors: np.ndarray, offsets: np.ndarray, queries: Sequence[np.
         return top.results()
     copied = vectors.dtype != np.float32 or device.type != "cpu"
     block_rows = block_rows or auto_block_rows(batch.matrix.shape[0], vectors.shape[1], copied)
-    query_tensor = _as_tensor(batch.matrix, device)
+    query_tensor = as_tensor(batch.matrix, device)
     lengths_all = np.diff(offsets)
     for first, last in document_blocks(offsets, block_rows):
         lo, hi = int(offsets[first]), int(offsets[last])
@@ -381,6 +381,6 @@ def brute_force_scores(vectors: np.ndarray, offsets: np.ndarray, query: np.ndarr
 
 
 __all__ = [
-    "AGGREGATES", "Hits", "MaxSimError", "QueryBatch", "TopK", "auto_block_rows", "brute_force_scores",
-    "document_blocks", "exact_search", "score_block", "segment_max", "single_threaded",
+    "AGGREGATES", "Hits", "MaxSimError", "QueryBatch", "TopK", "as_tensor", "auto_block_rows", "brute_force_scores",
+    "check_aggregate", "document_blocks", "exact_search", "score_block", "segment_max", "single_threaded",
 ]

@@ -9,7 +9,7 @@ passage's own mean needs far fewer bits than a residual to a shared IVF centroid
 mean costs 1 / K_p of its bytes per vector.
 
 Layout (beside the files of ``compressed.py``; ``codec.faiss`` / ``codes.npy`` hold the
-residual codec and the residual codes)::
+residual codec and the residual codes; built by ``centroid_build.py``)::
 
     centroid_codec.faiss   FAISS codec of the passage means (e.g. IVF64,SQfp16)
     centroid_codes.npy     [n_docs, centroid_code_size] uint8: standalone code of each mean
@@ -22,141 +22,28 @@ vector ``q`` retrieves its ``k'`` nearest passage centroids. A passage's decoded
 ``c + r_j`` with ``||r_j|| <= rho`` (``residual_norms``), so ``q . (c + r_j) <= q . c +
 ||q|| rho``: that is the candidate's bound per query vector (and ``q . c_(k') + ||q|| max
 rho`` bounds any passage not retrieved). Candidates then go through the shared
-``plan_candidates`` / ``rerank`` of ``approximate.py``, scored by MaxSim over the decoded
-vectors (``rerank_exact`` re-scores from the float16 store, as for the other layout).
+``plan_candidates`` / ``rerank`` of ``rerank.py``, scored by MaxSim over the decoded
+vectors (``rerank_exact`` re-scores from the float16 store, as for the other layout:
+``codes.CodesIndex``).
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+import torch
 
-from .approximate import RowSource, SearchParams, default_candidates, default_nprobe, faiss_module, plan_candidates
-from .compressed import (
-    CODEC_FILE, CODES_FILE, DEFAULT_CANDIDATE_DOCS, PROGRESS_FILE, CompressedIndex, CompressedIndexError, chunks_done,
-    finish_build, progress_record, read_codec, train_codec, write_json_atomic, write_rows,
-)
+from .codec import read_codec
+from .codes import DEFAULT_CANDIDATE_DOCS, CodesIndex, CodesParts
+from .compressed_folder import CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CENTROID_LAYOUT, NORMS_FILE
+from .errors import CompressedIndexError
+from .faiss_candidates import faiss_module
 from .maxsim import QueryBatch
-from .store import DenseStore
-
-CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE = "centroid_codec.faiss", "centroid_codes.npy", "residual_norms.npy"
-LAYOUT = "passage_centroids"
+from .params import SearchParams, default_candidates, default_nprobe
+from .rerank import CandidatePlan, RowSource, plan_candidates
 
 
-def passage_means(rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Mean vector of each passage of ``rows`` (passages of ``lengths`` rows, in order)."""
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return (np.add.reduceat(rows, starts, axis=0) / lengths[:, None].astype(np.float32)).astype(np.float32)
-
-
-def doc_chunks(offsets: np.ndarray, chunk_rows: int) -> list[int]:
-    """Passage boundaries of the build's chunks: whole passages, at most ``chunk_rows`` rows
-    each (a longer passage is a chunk of its own). Returns the first passage of every chunk
-    and, last, the number of passages."""
-    bounds, d, n_docs = [0], 0, len(offsets) - 1
-    while d < n_docs:
-        nxt = int(np.searchsorted(offsets, offsets[d] + chunk_rows, side="right")) - 1
-        d = max(d + 1, min(nxt, n_docs))
-        bounds.append(d)
-    return bounds
-
-
-def _sample_docs(offsets: np.ndarray, rows_wanted: int, rng) -> np.ndarray:
-    """Random passages holding about ``rows_wanted`` rows in all, in store order."""
-    lengths = np.diff(offsets)
-    order = rng.permutation(len(lengths))
-    take = int(np.searchsorted(np.cumsum(lengths[order]), rows_wanted)) + 1
-    return np.sort(order[: min(len(order), take)])
-
-
-def _rows_of(offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.arange(offsets[d], offsets[d + 1]) for d in docs]).astype(np.int64)
-
-
-def build_with_centroids(store: DenseStore, out: Path, params, centroid_codec: str, codec: str,
-                         progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None) -> Path:
-    """Build the per-passage-centroid layout of ``store`` into ``out`` (called by
-    ``compressed.build_compressed``, which checks for a finished index first). Resumable:
-    after every chunk of whole passages ``.build.json`` records how far it got."""
-    faiss = faiss_module()
-    offsets = store.offsets.astype(np.int64)
-    n, dim, n_docs = int(store.vectors.shape[0]), store.dim, len(store)
-    chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 4)))
-    record = dict(progress_record(store, codec, params, chunk_rows, centroid_codec), layout=LAYOUT)
-    progress_path = out / PROGRESS_FILE
-    out.mkdir(parents=True, exist_ok=True)
-    done = chunks_done(progress_path, record)
-    started = time.time()
-    have_codecs = (out / CODEC_FILE).is_file() and (out / CENTROID_CODEC_FILE).is_file()
-    if done == 0 or not have_codecs:
-        done = 0
-        rng = np.random.default_rng(params.seed)
-        train_rows = min(n, params.train_size or 65536)
-        docs = _sample_docs(offsets, train_rows, rng)
-        sample = store.read_sample(_rows_of(offsets, docs))
-        means = passage_means(sample, np.diff(offsets)[docs])
-        if log:
-            log(f"passage centroids: training {centroid_codec} on the means of {len(docs)} passages")
-        centroid_index = train_codec(centroid_codec, means, params, log)
-        coded = centroid_index.sa_decode(centroid_index.sa_encode(means))
-        residuals = sample - np.repeat(coded, np.diff(offsets)[docs], axis=0)
-        del sample, means, coded
-        index = train_codec(codec, residuals, params, log)
-        del residuals
-        for name, trained in ((CENTROID_CODEC_FILE, centroid_index), (CODEC_FILE, index)):
-            faiss.write_index(trained, str(out / f".{name}.tmp"))
-            os.replace(out / f".{name}.tmp", out / name)
-        for name, shape, dtype in ((CODES_FILE, (n, index.sa_code_size()), np.uint8),
-                                   (CENTROID_CODES_FILE, (n_docs, centroid_index.sa_code_size()), np.uint8),
-                                   (NORMS_FILE, (n_docs,), np.float32)):
-            np.lib.format.open_memmap(out / name, mode="w+", dtype=dtype, shape=shape).flush()
-        write_json_atomic(progress_path, dict(record, chunks_done=0, train_seconds=round(time.time() - started, 2)))
-    else:
-        index = faiss.read_index(str(out / CODEC_FILE))
-        centroid_index = faiss.read_index(str(out / CENTROID_CODEC_FILE))
-    bounds = doc_chunks(offsets, chunk_rows)
-    if done and log:
-        log(f"resuming: {done} of {len(bounds) - 1} chunks were encoded")
-    state = json.loads(progress_path.read_text(encoding="utf-8"))
-    files = {}
-    for name in (CODES_FILE, CENTROID_CODES_FILE, NORMS_FILE):  # header offset and row size
-        array = np.load(out / name, mmap_mode="r")
-        files[name] = (int(array.offset), int(array.itemsize * (array.shape[1] if array.ndim > 1 else 1)))
-        del array
-    handles = {name: open(out / name, "r+b") for name in files}
-    try:
-        if progress is not None and done:
-            progress(int(offsets[bounds[done]]))
-        for number in range(done, len(bounds) - 1):
-            d0, d1 = bounds[number], bounds[number + 1]
-            r0, r1 = int(offsets[d0]), int(offsets[d1])
-            block = store.read_rows(r0, r1)
-            lengths = np.diff(offsets[d0: d1 + 1])
-            centroid_codes = np.ascontiguousarray(centroid_index.sa_encode(passage_means(block, lengths)), dtype=np.uint8)
-            block -= np.repeat(centroid_index.sa_decode(centroid_codes), lengths, axis=0)
-            codes = np.ascontiguousarray(index.sa_encode(block), dtype=np.uint8)
-            norms = np.linalg.norm(index.sa_decode(codes), axis=1)
-            rho = np.maximum.reduceat(norms, (offsets[d0:d1] - r0).astype(np.int64)).astype(np.float32)
-            for name, first, data in ((CODES_FILE, r0, codes), (CENTROID_CODES_FILE, d0, centroid_codes), (NORMS_FILE, d0, rho)):
-                header, row_bytes = files[name]
-                write_rows(handles[name], header + first * row_bytes, data)
-            state["chunks_done"] = number + 1
-            write_json_atomic(progress_path, state)
-            if progress is not None:
-                progress(r1 - r0)
-    finally:
-        for handle in handles.values():
-            handle.close()
-    return finish_build(store, out, record, state, code_size=int(index.sa_code_size()),
-                        centroid_code_size=int(centroid_index.sa_code_size()))
-
-
-# ------------------------------------------------------------------------- search
 class CentroidRows(RowSource):
     """Rows decoded as (the passage's decoded centroid) + (the row's decoded residual)."""
 
@@ -165,9 +52,7 @@ class CentroidRows(RowSource):
         self.offsets = offsets
         self.shape = (int(codes.shape[0]), int(codec.d))
 
-    def decode_rows(self, rows: np.ndarray):
-        import torch
-
+    def decode_rows(self, rows: np.ndarray) -> torch.Tensor:
         rows = np.asarray(rows, dtype=np.int64)
         docs = np.searchsorted(self.offsets, rows, side="right") - 1
         unique, inverse = np.unique(docs, return_inverse=True)  # decode each passage's centroid once
@@ -205,7 +90,7 @@ def load_centroid_parts(root: Path, n_docs: int, info: dict):
 
 
 def plan_from_centroids(searcher, norms: np.ndarray, batch: QueryBatch, depth: int, aggregate: str,
-                        params: SearchParams, min_docs: int):
+                        params: SearchParams, min_docs: int) -> list[CandidatePlan]:
     """Candidate passages of every query from the nearest centroids of its vectors, with the
     bounds of the module docstring (``plan_candidates`` over passages: one "row" each)."""
     faiss = faiss_module()
@@ -233,24 +118,25 @@ def plan_from_centroids(searcher, norms: np.ndarray, batch: QueryBatch, depth: i
                            n_docs, params.max_rerank, uniform=1, min_docs=min_docs)
 
 
-class CentroidCompressedIndex(CompressedIndex):
+class CentroidCompressedIndex(CodesIndex):
     """A compressed index of the per-passage-centroid layout, loaded for search: the
     centroid codes in their codec's FAISS index (the candidate search), the residual codes
-    as an in-memory array (decoded for the rerank; no FAISS lists, ids or direct map)."""
+    as an in-memory array (decoded for the rerank; no FAISS lists, ids or direct map). See
+    ``codes.CodesIndex`` for what every compressed layout has."""
+
+    layout = CENTROID_LAYOUT
 
     @classmethod
-    def from_parts(cls, root: Path, codec, codes: np.ndarray, offsets: np.ndarray, docids: list[str], meta: dict,
-                   store: DenseStore | None) -> "CentroidCompressedIndex":
-        self = cls(root, codec, offsets, docids, meta, store)
-        self.searcher, centroid_codes, self.norms = load_centroid_parts(root, len(docids), meta["compressed"])
-        self.ivf = None  # the residual codec's lists (if any) are not searched
-        self.rows = CentroidRows(self.searcher, centroid_codes, codec, codes, offsets)
+    def from_parts(cls, parts: CodesParts) -> "CentroidCompressedIndex":
+        self = cls(parts.root, parts.codec, parts.offsets, parts.docids, parts.meta, parts.store)
+        self.searcher, centroid_codes, self.norms = load_centroid_parts(parts.root, len(parts.docids), parts.meta["compressed"])
+        self.rows = CentroidRows(self.searcher, centroid_codes, parts.codec, np.array(parts.codes), parts.offsets)
         return self
 
-    def plan(self, batch: QueryBatch, depth: int, aggregate: str, params: SearchParams, uniform: int | None):
+    def plan(self, batch: QueryBatch, depth: int, aggregate: str, params: SearchParams,
+             uniform: int | None) -> list[CandidatePlan]:
         return plan_from_centroids(self.searcher, self.norms, batch, depth, aggregate, params,
                                    min_docs=math.ceil(depth * (params.candidate_docs or DEFAULT_CANDIDATE_DOCS)))
 
 
-__all__ = ["CentroidCompressedIndex", "CentroidRows", "LAYOUT", "build_with_centroids", "doc_chunks", "load_centroid_parts", "passage_means",
-           "plan_from_centroids"]
+__all__ = ["CentroidCompressedIndex", "CentroidRows", "load_centroid_parts", "plan_from_centroids"]

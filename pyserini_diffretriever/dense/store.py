@@ -123,6 +123,17 @@ class DenseStore:
         return cls(root, vectors, offsets, docids, meta)
 
 
+def resolve_store_dir(path: str | Path) -> Path:
+    """``DIR`` itself when it holds a store (``meta.json``), else ``DIR/dense`` when that
+    does (the folder ``pyserini_diffretriever.encode --output DIR`` writes)."""
+    path = Path(path)
+    if not path.exists():
+        raise DenseStoreError(f"index {path} does not exist")
+    if not (path / "meta.json").is_file() and (path / "dense" / "meta.json").is_file():
+        return path / "dense"
+    return path
+
+
 def write_store(root: str | Path, chunks: Iterable[tuple[np.ndarray, np.ndarray, list[str]]],
                 n_vectors: int, dim: int, meta: dict, dtype: str = "float16") -> Path:
     """Stream ``(vectors, lengths, docids)`` chunks into a store folder; files are written

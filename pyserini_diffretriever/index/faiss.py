@@ -10,7 +10,8 @@ into the store folder. Every passage vector of the store is one FAISS entry; see
 ``pyserini_diffretriever.dense.approximate`` for the parameters and their trade-offs.
 
 ``--compress`` instead builds the compressed index (``DIR/compressed/``: every vector as a
-FAISS code, searched without the float16 store; ``pyserini_diffretriever.dense.compressed``),
+FAISS code, searched without the float16 store; ``pyserini_diffretriever.dense.compressed``,
+built by ``pyserini_diffretriever.dense.compressed_build``),
 streaming the store in chunks (resumable: run the same command again after an interruption);
 ``--remove-store`` then deletes the float16 vectors.
 """
@@ -18,21 +19,30 @@ from __future__ import annotations
 
 import os
 
-# torch (k-means, assignment) and FAISS (encoding) alternate: see search/faiss/__main__.py
+# torch (k-means, assignment) and FAISS (encoding) alternate: see search/faiss/__main__.py.
+# Set before torch or FAISS load (none of the imports below loads them).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
+
+from ..cli import HelpFormatter, run_command  # noqa: E402
+from ..dense.codec import CompressParams  # noqa: E402
+from ..dense.compressed_folder import STORE_FILES, describe as describe_compressed, folder_bytes, index_bytes  # noqa: E402
+from ..dense.faiss_candidates import INDEX_FILE, describe, set_threads  # noqa: E402
+from ..dense.params import BuildParams  # noqa: E402
+from ..dense.store import DenseStore, resolve_store_dir  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.index.faiss",
         description="Build the FAISS index (candidate generation for approximate MaxSim) of a dense store.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--index", required=True, help="dense store folder (OUTPUT/dense of the encode command; OUTPUT works too)")
     parser.add_argument("--kind", default="ivf", choices=["ivf", "hnsw"],
@@ -66,20 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from ..dense.approximate import ApproximateIndexError
-    from ..dense.store import DenseStoreError
-
-    try:
-        return compress(args) if args.compress else run(args)
-    except (DenseStoreError, ApproximateIndexError, FileNotFoundError, ValueError) as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line
-        return 2
+    return run_command(lambda: compress(args) if args.compress else run(args), expected=(FileNotFoundError, ValueError),
+                       interrupted=lambda: ("the compressed build resumes where it stopped: run the same command again"
+                                            if args.compress else "no FAISS index was written"))
 
 
 def run(args) -> int:
-    from ..dense.approximate import INDEX_FILE, BuildParams, describe, set_threads
-    from ..dense.index import MultiVectorIndex
-    from ..search.faiss import resolve_store_dir
+    from ..dense.index import MultiVectorIndex  # deferred: loads torch (--help stays fast)
 
     root = resolve_store_dir(args.index)
     index = MultiVectorIndex.load(root, approximate=False)
@@ -116,11 +119,7 @@ def run(args) -> int:
 
 
 def compress(args) -> int:
-    from ..dense.approximate import set_threads
-    from ..dense.compressed import CompressParams, build_compressed, describe, folder_bytes, index_bytes, STORE_FILES
-    from ..dense.store import DenseStore
-    from ..search.faiss import resolve_store_dir
-    import json
+    from ..dense.compressed_build import build_compressed  # deferred: loads torch (--help stays fast)
 
     root = resolve_store_dir(args.index)
     set_threads(args.threads)
@@ -133,7 +132,7 @@ def compress(args) -> int:
     store_bytes = folder_bytes(root, STORE_FILES)
     compressed_bytes = index_bytes(out)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
-    print(f"{describe(meta)} over {store.vectors.shape[0]} vectors of {len(store)} documents -> {out}: "
+    print(f"{describe_compressed(meta)} over {store.vectors.shape[0]} vectors of {len(store)} documents -> {out}: "
           f"{compressed_bytes / 1e6:.1f} MB, {store_bytes / compressed_bytes:.2f}x smaller than the store "
           f"({time.time() - started:.1f} s)")
     if args.remove_store:

@@ -1,4 +1,4 @@
-"""The compressed dense index (dense/compressed.py) and the exact-k guarantee of the searches
+"""The compressed dense index (dense/compressed.py, codec.py, compressed_build.py) and the exact-k guarantee of the searches
 over codes (approximate and compressed)."""
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyserini_diffretriever.dense.approximate import (
-    BuildParams, FaissCandidates, SearchParams, approximate_search,
-)
-from pyserini_diffretriever.dense.compressed import (
-    CODES_FILE, CODEC_FILE, CompressedIndex, CompressedIndexError, CompressParams, build_compressed,
-    default_codec,
-)
+from pyserini_diffretriever.dense.approximate import approximate_search
+from pyserini_diffretriever.dense.codec import CompressParams, codec_bytes, default_codec
+from pyserini_diffretriever.dense.compressed import CompressedIndex
+from pyserini_diffretriever.dense.compressed_build import build_compressed
+from pyserini_diffretriever.dense.compressed_folder import CODEC_FILE, CODES_FILE
+from pyserini_diffretriever.dense.errors import CompressedIndexError
+from pyserini_diffretriever.dense.faiss_candidates import FaissCandidates
+from pyserini_diffretriever.dense.loader import load_index
+from pyserini_diffretriever.dense.params import ApproximateStats, BuildParams, SearchParams
 from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
 from pyserini_diffretriever.dense.store import DenseStore, write_store
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
@@ -91,10 +93,10 @@ def test_compressed_search_recall_and_exact_k(built, collection):
     store, out = built
     index = CompressedIndex.load(out)
     exact = exact_search(collection.vectors, collection.offsets, collection.queries, k=100, docids=collection.docids)
-    hits = index.search_hits(collection.queries, k=100)
+    hits = index.search(collection.queries, 100)
     assert [len(h.indices) for h in hits] == [100] * len(hits)
     assert recall(hits, exact, 100) >= 0.95  
-    reranked = index.search_hits(collection.queries, k=100, rerank_exact=400)
+    reranked = index.search(collection.queries, 100, SearchParams(rerank_exact=400))
     assert recall(reranked, exact, 100) >= 0.99
 
 
@@ -102,7 +104,7 @@ def test_rerank_exact_reports_exact_scores(built, collection):
     store, out = built
     index = CompressedIndex.load(out)
     vectors = DenseStore.open(store).vectors
-    hits = index.search_hits(collection.queries[:4], k=20, rerank_exact=50)
+    hits = index.search(collection.queries[:4], 20, SearchParams(rerank_exact=50))
     for query, h in zip(collection.queries[:4], hits):
         reference = brute_force_scores(vectors, collection.offsets, query)
         np.testing.assert_allclose(h.scores, reference[h.indices], rtol=1e-5, atol=1e-5)
@@ -115,14 +117,14 @@ def test_exactly_k_hits_when_candidates_are_few(built, collection):
     store, out = built
     index = CompressedIndex.load(out)
     few = SearchParams(candidates=4, nprobe=1)
-    hits = index.search_hits(collection.queries, k=200, params=few)
+    hits = index.search(collection.queries, 200, few)
     assert [len(h.indices) for h in hits] == [200] * len(hits)
     faiss_index = FaissCandidates.build(collection.vectors, BuildParams(nlist=16))
     approx = approximate_search(collection.vectors, collection.offsets, faiss_index, collection.queries, k=200,
                                 params=SearchParams(candidates=4, nprobe=1, max_rerank=10), docids=collection.docids)
     assert [len(h.indices) for h in approx] == [200] * len(approx)
     # every document asked for: the whole collection
-    everything = index.search_hits(collection.queries[:2], k=len(collection.docids), params=few)
+    everything = index.search(collection.queries[:2], len(collection.docids), few)
     assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
 
 
@@ -130,18 +132,16 @@ def test_candidate_documents_widen_to_a_multiple_of_k(built, collection):
     # 8 rows per query vector reach few documents; candidate_docs=3 widens every query's
     # candidate set to at least 3 k documents (the collection holds 800), and k=300 asks for
     # more than 3 k of 800: then the search widens until it is exhaustive and keeps what it has
-    from pyserini_diffretriever.dense.approximate import ApproximateStats
-
     store, out = built
     index = CompressedIndex.load(out)
-    narrow, stats = SearchParams(candidates=8, nprobe=1, candidate_docs=1), ApproximateStats()
-    index.search_hits(collection.queries, k=20, params=narrow, stats=stats)
+    stats = ApproximateStats()
+    index.search(collection.queries, 20, SearchParams(candidates=8, nprobe=1, candidate_docs=1, stats=stats))
     assert min(stats.candidate_docs) < 60  # without the rule: fewer than 3 k
     stats = ApproximateStats()
-    hits = index.search_hits(collection.queries, k=20, params=SearchParams(candidates=8, nprobe=1, candidate_docs=3), stats=stats)
+    hits = index.search(collection.queries, 20, SearchParams(candidates=8, nprobe=1, candidate_docs=3, stats=stats))
     assert min(stats.candidate_docs) >= 60 and [len(h.indices) for h in hits] == [20] * len(hits)
     stats = ApproximateStats()
-    hits = index.search_hits(collection.queries[:2], k=300, params=SearchParams(candidates=8, nprobe=1, candidate_docs=3), stats=stats)
+    hits = index.search(collection.queries[:2], 300, SearchParams(candidates=8, nprobe=1, candidate_docs=3, stats=stats))
     assert [len(h.indices) for h in hits] == [300, 300] and min(stats.candidate_docs) >= 300
     with pytest.raises(Exception, match="candidate_docs must be at least 1"):
         SearchParams(candidate_docs=0.5).validate()
@@ -227,8 +227,6 @@ def test_mismatched_query_encoder_is_refused(tmp_path, collection):
 
 
 def test_default_codecs_by_dimension():
-    from pyserini_diffretriever.dense.compressed import codec_bytes
-
     assert default_codec(128, 166_000) == "IVF512,PQ64x7"
     assert codec_bytes("IVF512,PQ64x7", 128) == 2 + 56  # the list number, then 64 codes of 7 bits
     assert default_codec(768, 16_000_000) == "IVF4096,PQ96"
@@ -261,6 +259,6 @@ def test_real_vectors_recall_at_default_settings(tmp_path):
     approx = approximate_search(opened.vectors, opened.offsets, faiss_index, query_vectors, k=100, docids=docids)
     assert [len(h.indices) for h in approx] == [100] * len(approx)
     assert recall(approx, exact, 100) >= 0.99
-    index = CompressedIndex.load(build_compressed(store, CompressParams()))
-    reranked = index.search_hits(query_vectors, k=100, rerank_exact=150)
+    index = load_index(build_compressed(store, CompressParams()))  # the default layout, whichever it is
+    reranked = index.search(query_vectors, 100, SearchParams(rerank_exact=150))
     assert recall(reranked, exact, 100) >= 0.99

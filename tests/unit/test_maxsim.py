@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyserini_diffretriever.dense.approximate import (
-    ApproximateIndexError, ApproximateStats, BuildParams, FaissCandidates, SearchParams, approximate_search,
-)
+from pyserini_diffretriever.dense.approximate import approximate_search
+from pyserini_diffretriever.dense.errors import ApproximateIndexError
+from pyserini_diffretriever.dense.faiss_candidates import FaissCandidates
 from pyserini_diffretriever.dense.index import MultiVectorIndex
+from pyserini_diffretriever.dense.params import ApproximateStats, BuildParams, SearchParams
 from pyserini_diffretriever.dense.maxsim import (
     MaxSimError, QueryBatch, TopK, brute_force_scores, document_blocks, exact_search,
 )
@@ -205,10 +206,10 @@ def test_approximate_with_variable_k_and_mean_aggregate():
 def test_multivector_index_build_add_save_load_search(tmp_path):
     c = synthetic_collection(300, kp=(1, 8), kq=3, dim=24, n_topics=5, n_queries=4, seed=9)
     docs = [c.vectors[c.offsets[i]: c.offsets[i + 1]] for i in range(300)]
-    index = MultiVectorIndex(dtype="float32").build(docs[:200], c.docids[:200])
-    index.add(docs[200:], c.docids[200:])
+    index = MultiVectorIndex(dtype="float32").build(c.docids[:200], docs[:200])
+    index.add(c.docids[200:], docs[200:])
     assert len(index) == 300
-    results = index.search(c.queries, k=10)
+    results = index.with_docids(index.search(c.queries, k=10))
     for query, hits in zip(c.queries, results):
         ref = brute_force_scores(c.vectors, c.offsets, query)
         want = expected_top(ref, c.docids, 10)
@@ -217,25 +218,25 @@ def test_multivector_index_build_add_save_load_search(tmp_path):
     index.save(tmp_path / "idx")
     assert (tmp_path / "idx" / "faiss.index").is_file()
     loaded = MultiVectorIndex.load(tmp_path / "idx")
-    assert loaded.has_approximate and loaded.search(c.queries, k=10) == results
-    approx = loaded.search(c.queries, k=10, approximate=True, params=SearchParams(nprobe=8))
+    assert loaded.has_approximate and loaded.with_docids(loaded.search(c.queries, k=10)) == results
+    approx = loaded.with_docids(loaded.search(c.queries, 10, SearchParams(approximate=True, nprobe=8)))
     assert np.mean([len({d for d, _ in a} & {d for d, _ in e}) / 10 for a, e in zip(approx, results)]) >= 0.9
     with pytest.raises(DenseStoreError, match="already"):
-        loaded.add([docs[0]], [c.docids[0]])
+        loaded.add([c.docids[0]], [docs[0]])
     # adding drops the FAISS index; the store on disk is rewritten by save
-    loaded.add([docs[0]], ["new-doc"])
+    loaded.add(["new-doc"], [docs[0]])
     assert not loaded.has_approximate
     with pytest.raises(ApproximateIndexError, match="build_approximate"):
-        loaded.search(c.queries, k=3, approximate=True)
+        loaded.search(c.queries, 3, SearchParams(approximate=True))
 
 
 def test_stale_faiss_index_is_refused(tmp_path):
     c = synthetic_collection(100, kp=4, kq=2, dim=16, n_topics=3, n_queries=1, seed=4)
     docs = [c.vectors[c.offsets[i]: c.offsets[i + 1]] for i in range(100)]
-    index = MultiVectorIndex().build(docs, c.docids)
+    index = MultiVectorIndex().build(c.docids, docs)
     index.build_approximate(BuildParams(nlist=4))
     index.save(tmp_path / "a")
-    MultiVectorIndex().build(docs[:50], c.docids[:50]).save(tmp_path / "b")
+    MultiVectorIndex().build(c.docids[:50], docs[:50]).save(tmp_path / "b")
     for name in ("faiss.index", "faiss.json"):
         (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
     with pytest.raises(ApproximateIndexError, match="built for other vectors"):
@@ -246,7 +247,7 @@ def test_stale_faiss_index_is_refused(tmp_path):
 def _small_store(root: Path) -> Path:
     c = synthetic_collection(20, kp=4, kq=2, dim=8, n_topics=2, n_queries=1)
     docs = [c.vectors[c.offsets[i]: c.offsets[i + 1]] for i in range(20)]
-    MultiVectorIndex().build(docs, c.docids).save(root)
+    MultiVectorIndex().build(c.docids, docs).save(root)
     return root
 
 

@@ -6,15 +6,18 @@ import json
 import numpy as np
 import pytest
 
-from pyserini_diffretriever.dense.approximate import SearchParams
-from pyserini_diffretriever.dense.compressed import (
-    CODES_FILE, CompressedIndex, CompressedIndexError, CompressParams, build_compressed, default_layout, index_bytes,
+from pyserini_diffretriever.dense.centroid_build import doc_chunks, passage_means
+from pyserini_diffretriever.dense.codec import CompressParams, default_layout, resolve_layout
+from pyserini_diffretriever.dense.compressed import CompressedIndex
+from pyserini_diffretriever.dense.compressed_build import build_compressed
+from pyserini_diffretriever.dense.compressed_folder import (
+    CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CODES_FILE, NORMS_FILE, index_bytes,
 )
+from pyserini_diffretriever.dense.errors import CompressedIndexError
+from pyserini_diffretriever.dense.loader import load_index
 from pyserini_diffretriever.dense.maxsim import QueryBatch, brute_force_scores, exact_search
-from pyserini_diffretriever.dense.passage_centroids import (
-    CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE, CentroidCompressedIndex, doc_chunks, passage_means,
-    plan_from_centroids,
-)
+from pyserini_diffretriever.dense.params import SearchParams
+from pyserini_diffretriever.dense.passage_centroids import CentroidCompressedIndex, plan_from_centroids
 from pyserini_diffretriever.dense.store import DenseStore, write_store
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
 
@@ -66,8 +69,10 @@ def test_round_trip_is_coded_mean_plus_coded_residual(built):
     import faiss
 
     store, out = built
-    index = CompressedIndex.load(out, store=False)
-    assert isinstance(index, CentroidCompressedIndex)
+    index = load_index(out, store=False)  # the loader detects the layout
+    assert isinstance(index, CentroidCompressedIndex) and index.layout == "passage_centroids"
+    with pytest.raises(CompressedIndexError, match="holds the passage_centroids layout.*load_index"):
+        CompressedIndex.load(out, store=False)
     opened = DenseStore.open(store)
     x = np.asarray(opened.vectors, dtype=np.float32)
     lengths = np.diff(opened.offsets)
@@ -93,7 +98,7 @@ def test_candidate_bounds_hold_for_the_decoded_vectors(built, collection):
     # each candidate's bound is >= its MaxSim over the decoded vectors (that is what lets the
     # rerank stop early without losing a better candidate)
     store, out = built
-    index = CompressedIndex.load(out, store=False)
+    index = CentroidCompressedIndex.load(out, store=False)
     batch = QueryBatch.from_list(collection.queries, index.dim)
     plans = plan_from_centroids(index.searcher, index.norms, batch, 50, "sum", SearchParams(), min_docs=200)
     decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
@@ -108,24 +113,24 @@ def test_candidate_bounds_hold_for_the_decoded_vectors(built, collection):
 
 def test_search_recall_exact_k_and_exact_rerank(built, collection):
     store, out = built
-    index = CompressedIndex.load(out)
+    index = CentroidCompressedIndex.load(out)
     exact = exact_search(collection.vectors, collection.offsets, collection.queries, k=100, docids=collection.docids)
-    hits = index.search_hits(collection.queries, k=100)
+    hits = index.search(collection.queries, 100)
     assert [len(h.indices) for h in hits] == [100] * len(hits)
     assert recall(hits, exact, 100) >= 0.95
     # the candidate stage loses nothing against scoring every decoded passage
     decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
     decode_all = exact_search(decoded, collection.offsets, collection.queries, k=100, docids=collection.docids)
     assert recall(hits, decode_all, 100) >= 0.995
-    reranked = index.search_hits(collection.queries, k=100, rerank_exact=300)
+    reranked = index.search(collection.queries, 100, SearchParams(rerank_exact=300))
     assert recall(reranked, exact, 100) >= 0.99
     vectors = DenseStore.open(store).vectors
     for query, h in zip(collection.queries[:3], reranked[:3]):
         np.testing.assert_allclose(h.scores, brute_force_scores(vectors, collection.offsets, query)[h.indices],
                                    rtol=1e-5, atol=1e-5)
-    few = index.search_hits(collection.queries, k=300, params=SearchParams(candidates=2, nprobe=1, candidate_docs=1))
+    few = index.search(collection.queries, 300, SearchParams(candidates=2, nprobe=1, candidate_docs=1))
     assert [len(h.indices) for h in few] == [300] * len(few)
-    everything = index.search_hits(collection.queries[:2], k=len(collection.docids))
+    everything = index.search(collection.queries[:2], len(collection.docids))
     assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
 
 
@@ -146,7 +151,7 @@ def test_chunked_build_equals_in_memory_build_and_resumes(tmp_path, built, colle
     with pytest.raises(KeyboardInterrupt):
         build_compressed(store, params, output=tmp_path / "r", progress=stop_after_two)
     with pytest.raises(CompressedIndexError, match="did not finish"):
-        CompressedIndex.load(tmp_path / "r")
+        CentroidCompressedIndex.load(tmp_path / "r")
     with pytest.raises(CompressedIndexError, match="other settings .*centroids"):
         build_compressed(store, CompressParams(centroids="IVF8,SQfp16", codec="PQ32", chunk_rows=600), output=tmp_path / "r")
     logs, resumed = [], []
@@ -171,11 +176,11 @@ def test_ratio_counts_every_file_and_truncation_is_reported(tmp_path, built):
     data = (copy / CENTROID_CODES_FILE).read_bytes()
     (copy / CENTROID_CODES_FILE).write_bytes(data[: len(data) // 2])
     with pytest.raises(CompressedIndexError, match="centroid_codes.npy or residual_norms.npy is truncated"):
-        CompressedIndex.load(copy)
+        load_index(copy)
     (copy / CENTROID_CODES_FILE).write_bytes(data)
     (copy / NORMS_FILE).unlink()
     with pytest.raises(CompressedIndexError, match="missing residual_norms.npy"):
-        CompressedIndex.load(copy)
+        load_index(copy)
 
 
 def test_default_layout_by_dimension():
@@ -184,8 +189,6 @@ def test_default_layout_by_dimension():
 
 
 def test_layout_resolution():
-    from pyserini_diffretriever.dense.compressed import resolve_layout
-
     # nothing given: by dimension; a codec alone: the plain layout (as before centroids existed);
     # centroids alone: the default residual codec; "none": the plain layout's default codec
     assert resolve_layout(CompressParams(), 128, 166_000, 5183) == ("IVF64,SQ8", "PQ64x6")

@@ -9,17 +9,20 @@ checks that the query encoder is the one the store was encoded with.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-from ...dense.store import DenseStoreError
+import numpy as np
+
+from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
+from ...config import ConfigError, load_config
+from ...dense.params import ApproximateStats, SearchParams
+from ...dense.store import resolve_store_dir
+from ...encode.factory import build_encoder
+from ...encode.onnx_encoder import export_fingerprint
 from ...errors import DiffRetrieverError
-
-if TYPE_CHECKING:  # torch and FAISS load on first use (see __main__: OMP settings come first)
-    import numpy as np
-
-    from ...dense.approximate import SearchParams
 
 #: Config fields that shape the passage vectors: a query encoder differing in one of these
 #: searches a different vector space. (kq and max_length_query are query-side and may be
@@ -39,17 +42,6 @@ class DenseSearchResult:
     score: float
 
 
-def resolve_store_dir(path: str | Path) -> Path:
-    """``DIR`` itself when it holds a store (``meta.json``), else ``DIR/dense`` when that
-    does (the folder ``pyserini_diffretriever.encode --output DIR`` writes)."""
-    path = Path(path)
-    if not path.exists():
-        raise DenseStoreError(f"index {path} does not exist")
-    if not (path / "meta.json").is_file() and (path / "dense" / "meta.json").is_file():
-        return path / "dense"
-    return path
-
-
 RUNTIME_FIELDS = ("source", "device", "batch_size", "dtype")
 
 
@@ -63,11 +55,7 @@ def config_fields(config) -> dict:
 
 def query_fingerprint(config) -> str:
     if getattr(config, "runtime", "torch") == "onnx":  # recorded by the export: no checkpoint, no torch needed
-        from ...encode.onnx_encoder import export_fingerprint
-
         return export_fingerprint(config)
-    from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
-
     return checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
 
 
@@ -119,8 +107,6 @@ def _differences(meta: dict, config) -> list[str]:
 def working_hint(meta: dict, config) -> str:
     """A suggestion that passes :func:`check_encoder` (each candidate is checked first), or
     the honest statement that no query-side option makes this encoder fit."""
-    from ...config import ConfigError, load_config
-
     stored = meta.get("config") or {}
     candidates = []
     if "kp" in stored:
@@ -169,35 +155,25 @@ class MultiVectorSearcher:
                  params: SearchParams | None = None, aggregate: str = "sum", device: str = "cpu",
                  encoder_overrides: dict | None = None, warn=None, compressed: bool | None = None,
                  rerank_exact: int | None = None) -> None:
-        from ...dense.approximate import ApproximateStats, SearchParams
-        from ...dense.compressed import CompressedIndex, find_compressed
-        from ...dense.index import MultiVectorIndex
+        # deferred: the index layouts load torch (and FAISS), and `python -m ...search.faiss`
+        # imports this package before its __main__ sets the OpenMP wait policy
+        from ...dense.loader import load_index
 
         self.root = resolve_store_dir(index_dir)
         # compressed: None uses the compressed index (STORE/compressed) when there is one and
         # --approximate is not asked for; rerank_exact re-scores its top hits from the store
-        where = None if compressed is False or approximate else find_compressed(self.root)
-        if compressed and where is None:
-            raise DenseStoreError(f"{self.root} holds no compressed index; build it with "
-                                  f"`python -m pyserini_diffretriever.index.faiss --index {self.root} --compress`")
-        self.compressed = where is not None
+        self.index = load_index(self.root, approximate=bool(approximate), compressed=compressed,
+                                store=True if rerank_exact else None)
+        self.compressed = self.index.compressed
         self.rerank_exact = rerank_exact
-        if self.compressed:
-            self.index = CompressedIndex.load(where, store=True if rerank_exact else None)
-        else:
-            self.index = MultiVectorIndex.load(self.root, approximate=True if approximate else False)
         self.approximate = approximate
         self.params = params or SearchParams()
         self.aggregate = aggregate
         self.device = device
         self.stats = ApproximateStats()
         if isinstance(query_encoder, str):
-            from ...config import load_config
-
             config = load_config(query_encoder, **(encoder_overrides or {}))
             warnings = check_encoder(self.index.meta, config, store=self.root)  # before loading weights
-            from ...encode.factory import build_encoder
-
             self.encoder = build_encoder(config)
         else:
             self.encoder = query_encoder
@@ -212,13 +188,14 @@ class MultiVectorSearcher:
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> list[np.ndarray]:
         return self.encoder.encode(list(texts), is_query=True, batch_size=batch_size).dense
 
+    def search_params(self) -> SearchParams:
+        """``params`` with this searcher's mode, aggregate, device, ``rerank_exact`` and stats:
+        what ``search_vectors`` passes to the index (each layout reads what it uses)."""
+        return dataclasses.replace(self.params, approximate=self.approximate, aggregate=self.aggregate,
+                                   device=self.device, rerank_exact=self.rerank_exact, stats=self.stats)
+
     def search_vectors(self, queries: Sequence[np.ndarray], k: int = 10) -> list[list[DenseSearchResult]]:
-        if self.compressed:
-            hits = self.index.search_hits(queries, k, self.aggregate, self.params, self.rerank_exact, self.device,
-                                          stats=self.stats)
-        else:
-            hits = self.index.search_hits(queries, k, self.approximate, self.aggregate, self.params, self.device,
-                                          stats=self.stats)
+        hits = self.index.search(queries, k, self.search_params())
         docids = self.index.docids
         return [[DenseSearchResult(docids[i], float(s)) for i, s in zip(h.indices, h.scores)] for h in hits]
 
@@ -233,8 +210,6 @@ class MultiVectorSearcher:
 
 
 def _stderr(line: str) -> None:
-    import sys
-
     print(line, file=sys.stderr)
 
 

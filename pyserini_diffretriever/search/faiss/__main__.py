@@ -18,7 +18,8 @@ import os
 # each parallel region; when the two alternate (FAISS candidates, torch rerank), spinning
 # threads of one steal the cores of the other. Passive waiting made approximate search
 # 1.5x faster on a busy 2-core machine and did not change exact search. Set the variable
-# yourself to override.
+# yourself to override. (Hence the imports below this line; none of them loads torch or
+# FAISS, which load when the searcher opens the index.)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
@@ -28,12 +29,19 @@ from pathlib import Path  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
+from ...cli import HelpFormatter, run_command  # noqa: E402
+from ...dense.faiss_candidates import set_threads  # noqa: E402
+from ...dense.params import SearchParams  # noqa: E402
+from ...topics import read_topics  # noqa: E402
+from ...trec import search_depth, without_query  # noqa: E402
+from . import MultiVectorSearcher, resolve_store_dir  # noqa: E402
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.search.faiss",
         description="Search a DiffRetriever dense (multi-vector) index with MaxSim and write a TREC run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--index", required=True, help="dense store folder (OUTPUT/dense of the encode command; OUTPUT works too)")
     parser.add_argument("--topics", required=True, help="topics file: TSV qid<TAB>text, or BEIR queries.jsonl")
@@ -83,27 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from ...config import ConfigError
-    from ...dense.approximate import ApproximateIndexError
-    from ...dense.compressed import CompressedIndexError
-    from ...dense.maxsim import MaxSimError
-    from ...dense.store import DenseStoreError
-    from ...topics import TopicsError
-    from . import EncoderMismatchError
-
-    try:
-        return run(args)
-    except (ConfigError, DenseStoreError, ApproximateIndexError, CompressedIndexError, MaxSimError, TopicsError, EncoderMismatchError,
-            FileNotFoundError, NotADirectoryError, ValueError) as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line
-        return 2
+    return run_command(lambda: run(args), expected=(FileNotFoundError, NotADirectoryError, ValueError),
+                       interrupted=lambda: f"{args.output} was not written; run the command again")
 
 
 def run(args) -> int:
-    from ...dense.approximate import SearchParams, set_threads
-    from ...topics import read_topics
-    from . import MultiVectorSearcher, resolve_store_dir
-
     if args.hits < 1 or args.batch_size < 1:
         raise ValueError("--hits and --batch-size must be positive")
     topics_path = Path(args.topics)
@@ -128,7 +120,7 @@ def run(args) -> int:
                                    encoder_overrides={k: v for k, v in overrides.items() if v is not None},
                                    compressed=False if args.no_compressed else None, rerank_exact=args.rerank_exact)
     qids = list(topics)
-    depth = args.hits + 1 if args.remove_query else args.hits
+    depth = search_depth(args.hits, args.remove_query)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
@@ -139,10 +131,8 @@ def run(args) -> int:
             batch = qids[start: start + args.batch_size]
             results = searcher.batch_search([topics[q] for q in batch], batch, k=depth, batch_size=args.batch_size)
             for qid in batch:
-                hits = results[qid]
-                if args.remove_query:
-                    hits = [h for h in hits if h.docid != qid]
-                write_hits(out, qid, hits[: args.hits], args.output_format, args.run_tag)
+                hits = without_query(qid, results[qid], args.hits, args.remove_query)
+                write_hits(out, qid, hits, args.output_format, args.run_tag)
             bar.update(len(batch))
     os.replace(tmp, output)
     print(f"{len(qids)} queries, {mode} MaxSim over {len(searcher)} documents -> {output} "

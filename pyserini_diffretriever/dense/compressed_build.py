@@ -1,0 +1,102 @@
+"""Building a compressed index from a dense store (``build_compressed``): train the codec on
+a random sample of rows, then encode the store chunk by chunk (memory-mapped reads,
+``chunk_rows`` float32 rows in memory at a time) into ``codes.npy``. After every chunk
+``.build.json`` records how far it got, so an interrupted build resumes with the next chunk
+(the same command again). The per-passage-centroid layout has its own build
+(``centroid_build.py``), chosen here by the codecs (``codec.resolve_layout``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .centroid_build import build_with_centroids
+from .codec import CompressParams, nlist_of, resolve_layout, train_codec
+from .compressed_folder import (
+    CODEC_FILE, CODES_FILE, COMPRESSED_DIR, PROGRESS_FILE, chunks_done, describe, finish_build, progress_record,
+    write_json_atomic, write_rows,
+)
+from .errors import CompressedIndexError
+from .faiss_candidates import faiss_module
+from .store import DenseStore
+
+
+def build_compressed(store_dir: str | Path, params: CompressParams | None = None, output: str | Path | None = None,
+                     progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None,
+                     force: bool = False) -> Path:
+    """Compress the dense store at ``store_dir`` into ``output`` (default
+    ``store_dir/compressed``); resumes an interrupted build with the same parameters.
+    ``progress`` is called with the rows encoded after every chunk. Returns the folder."""
+    params = params or CompressParams()
+    params.validate()
+    store = DenseStore.open(store_dir)
+    out = Path(output) if output is not None else store.root / COMPRESSED_DIR
+    n, dim = int(store.vectors.shape[0]), store.dim
+    centroids, codec = resolve_layout(params, dim, n, len(store))
+    chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 3)))
+    record = progress_record(store, codec, params, chunk_rows, centroids)
+    progress_path = out / PROGRESS_FILE
+    if force and out.exists():
+        shutil.rmtree(out)
+    if (out / "meta.json").is_file() and not progress_path.exists():
+        existing = json.loads((out / "meta.json").read_text(encoding="utf-8")).get("compressed", {})
+        if all(existing.get(k) == record[k] for k in ("codec", "centroids", "n_vectors", "dim", "checkpoint_fingerprint")):
+            if log:
+                log(f"{out} is complete and matches the store ({describe({'compressed': existing})}); force rebuilds it")
+            return out
+        raise CompressedIndexError(f"{out} holds a compressed index of other vectors or another codec "
+                                   f"({describe({'compressed': existing})}); rebuild it with --force")
+    if centroids is not None:
+        return build_with_centroids(store, out, params, centroids, codec, progress, log)
+    out.mkdir(parents=True, exist_ok=True)
+    done = chunks_done(progress_path, record)
+    started = time.time()
+    faiss = faiss_module()
+    if done == 0 or not (out / CODEC_FILE).is_file():
+        done = 0
+        rng = np.random.default_rng(params.seed)
+        nlist = nlist_of(codec) or 1
+        train_size = min(n, params.train_size or max(65536, 64 * nlist))
+        rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
+        sample = store.read_sample(rows)
+        index = train_codec(codec, sample, params, log)
+        del sample
+        faiss.write_index(index, str(out / f".{CODEC_FILE}.tmp"))
+        os.replace(out / f".{CODEC_FILE}.tmp", out / CODEC_FILE)
+        code_size = int(index.sa_code_size())
+        np.lib.format.open_memmap(out / CODES_FILE, mode="w+", dtype=np.uint8, shape=(n, code_size)).flush()
+        write_json_atomic(progress_path, dict(record, chunks_done=0, train_seconds=round(time.time() - started, 2)))
+    else:
+        index = faiss.read_index(str(out / CODEC_FILE))
+        if log:
+            log(f"resuming: {done} of {math.ceil(n / chunk_rows)} chunks were encoded")
+    codes = np.load(out / CODES_FILE, mmap_mode="r")  # for its header offset and shape only
+    header, code_size = int(codes.offset), int(codes.shape[1])
+    del codes
+    state = json.loads(progress_path.read_text(encoding="utf-8"))
+    # chunks are written with plain writes, not through a writable memory map, whose dirty
+    # pages would count as this process's resident memory
+    with open(out / CODES_FILE, "r+b") as codes_file:
+        chunks = list(range(0, n, chunk_rows))
+        if progress is not None and done:
+            progress(min(n, done * chunk_rows))
+        for number in range(done, len(chunks)):
+            start = chunks[number]
+            block = store.read_rows(start, start + chunk_rows)
+            encoded = np.ascontiguousarray(index.sa_encode(block), dtype=np.uint8)
+            write_rows(codes_file, header + start * code_size, encoded)
+            state["chunks_done"] = number + 1
+            write_json_atomic(progress_path, state)
+            if progress is not None:
+                progress(len(block))
+    return finish_build(store, out, record, state, code_size=int(index.sa_code_size()))
+
+
+__all__ = ["build_compressed"]
