@@ -1,4 +1,4 @@
-"""Export to Qdrant and search it (pyserini_diffretriever.export.qdrant, .search.qdrant), on two
+"""Export to Qdrant and search it (pyserini_diffretriever.export.qdrant, .search.qdrant, .qdrant), on two
 real engines: qdrant-client's local mode ("local") and Qdrant's own engine in-process,
 qdrant-edge-py ("edge"). 30 documents of the demo collection, encoded once with
 diffretriever-default; the sparse reference is a real Lucene impact index (stock Pyserini)."""
@@ -14,9 +14,10 @@ pytest.importorskip("qdrant_client")
 pytest.importorskip("qdrant_edge")
 
 from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search  # noqa: E402
-from pyserini_diffretriever.export.qdrant import (ClientBackend, EdgeBackend, EncodedFolder, QdrantError,  # noqa: E402
-                                                  delete_documents, export_encoded, open_backend, upsert_documents)
+from pyserini_diffretriever.export.qdrant import (EncodedFolder, delete_documents, export_encoded,  # noqa: E402
+                                                  upsert_documents)
 from pyserini_diffretriever.fusion import reciprocal_rank  # noqa: E402
+from pyserini_diffretriever.qdrant import ClientBackend, EdgeBackend, QdrantError, open_backend  # noqa: E402
 from pyserini_diffretriever.search.qdrant import EncoderMismatchError, QdrantSearcher  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[2] / "pyserini_diffretriever" / "demo" / "collection"

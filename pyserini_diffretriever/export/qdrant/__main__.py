@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 from ...cli import HelpFormatter, run_command
-from .arguments import add_target_arguments, open_target
-from .backend import CollectionSettings, QdrantError
+from ...qdrant import CollectionSettings, QdrantError, add_target_arguments, open_target
 from .export import EncodedFolder, delete_documents, export_encoded
 
 

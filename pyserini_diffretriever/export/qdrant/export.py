@@ -2,7 +2,7 @@
 Qdrant collection, and updates in place.
 
 Reads ``DIR/sparse/*.jsonl`` (the JsonVectorCollection written for Lucene) and the dense
-store ``DIR/dense`` (memory-mapped), and writes one point per document (see ``backend``).
+store ``DIR/dense`` (memory-mapped), and writes one point per document (see ``pyserini_diffretriever.qdrant``).
 The export record saved in the collection's metadata::
 
     {"format": 1, "encoder": ..., "config": {...}, "kq": ..., "kp": ...,
@@ -28,8 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ...dense.store import DenseStore, DenseStoreError
-from .backend import Backend, CollectionSettings, DocPoint, QdrantError
-from .vocabulary import Vocabulary
+from ...qdrant import Backend, CollectionSettings, DocPoint, QdrantError, Vocabulary
 
 FORMAT = 1
 #: Fields of the dense store's meta.json carried into the collection's record.

@@ -31,7 +31,7 @@ import numpy as np
 
 from ...config import load_config
 from ...encode.factory import build_encoder
-from ...export.qdrant import Backend, QdrantError, QuerySpec, Vocabulary
+from ...qdrant import Backend, QdrantError, QuerySpec, Vocabulary
 from ..faiss import EncoderMismatchError, check_encoder
 
 SERVER_MODES = ("sparse", "dense", "qdrant-rerank", "qdrant-rrf")
@@ -50,7 +50,7 @@ class QdrantSearcher:
 
     Parameters
     ----------
-    backend : an opened ``export.qdrant`` backend (``open_backend(collection, url=...)``).
+    backend : an opened ``pyserini_diffretriever.qdrant`` backend (``open_backend(collection, url=...)``).
     query_encoder : a DiffRetriever encoder, or a ``diffretriever-<config>`` name / YAML path
         (loaded with ``encoder_overrides``, after the check).
     """

@@ -19,8 +19,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ...cli import HelpFormatter, run_command
-from ...export.qdrant.arguments import add_target_arguments, open_target
 from ...fusion import hybrid
+from ...qdrant import add_target_arguments, open_target
 from ...topics import read_topics
 from ...trec import OUTPUT_FORMATS, search_depth, without_query, write_run
 from . import MODES, QdrantSearcher

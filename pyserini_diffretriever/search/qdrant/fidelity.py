@@ -33,7 +33,7 @@ def clamp_effect(vectors: np.ndarray, offsets: np.ndarray, docids, queries, dept
     share of negative per-vector maxima over every (query vector, document) pair."""
     import torch  # deferred: torch and dense.maxsim (which loads it) only when measuring
 
-    from ...dense.maxsim import document_blocks, exact_search, segment_max
+    from ...dense.maxsim import document_blocks, exact_search, segment_max  # deferred: loads torch
 
     clamped = exact_search(vectors, offsets, queries, k=depth, docids=docids)
     plain = exact_search(vectors, offsets, queries, k=depth, docids=docids, clamp=False)

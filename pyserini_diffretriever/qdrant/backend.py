@@ -13,6 +13,9 @@ Two engines implement the interface:
 - ``EdgeBackend``: ``qdrant-edge-py``, Qdrant's own engine (Rust) in-process, one shard in a
   folder. It has no collections, so the folder ``PATH/<collection>`` holds the shard and a
   ``diffretriever.json`` with the metadata.
+
+qdrant-client and qdrant-edge-py (the ``qdrant`` extra) are imported inside the methods
+that use them, so importing this module needs neither.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...errors import DiffRetrieverError
+from ..errors import DiffRetrieverError
 
 SPARSE, DENSE = "sparse", "dense"
 #: Collection metadata key of the export record.
@@ -137,7 +140,7 @@ class Backend:
 class ClientBackend(Backend):
     def __init__(self, collection: str, url: str | None = None, path: str | None = None,
                  api_key: str | None = None, timeout: float = 60.0, client=None) -> None:
-        from qdrant_client import QdrantClient
+        from qdrant_client import QdrantClient  # deferred: qdrant extra
 
         self.collection = collection
         if client is not None:
@@ -160,6 +163,7 @@ class ClientBackend(Backend):
 
     @staticmethod
     def transient(error: BaseException) -> bool:
+        # deferred: qdrant extra
         from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
         if isinstance(error, ResponseHandlingException):  # connection reset, timeout
@@ -176,7 +180,7 @@ class ClientBackend(Backend):
         return self.client.collection_exists(self.collection)
 
     def create(self, dim: int, settings: CollectionSettings, metadata: dict) -> None:
-        from qdrant_client import models
+        from qdrant_client import models  # deferred: qdrant extra
 
         settings.validate()
         quantization = None
@@ -216,7 +220,7 @@ class ClientBackend(Backend):
         self.client.update_collection(self.collection, metadata={META_KEY: metadata})
 
     def upsert(self, points: Sequence[DocPoint]) -> None:
-        from qdrant_client import models
+        from qdrant_client import models  # deferred: qdrant extra
 
         self.client.upsert(self.collection, wait=True, points=[
             models.PointStruct(id=point_id(p.docid), payload={"docid": p.docid}, vector={
@@ -242,13 +246,13 @@ class ClientBackend(Backend):
                 return found
 
     def delete(self, docids: Sequence[str]) -> None:
-        from qdrant_client import models
+        from qdrant_client import models  # deferred: qdrant extra
 
         self.client.delete(self.collection, points_selector=models.PointIdsList(points=[point_id(d) for d in docids]),
                            wait=True)
 
     def query(self, specs: Sequence[QuerySpec]) -> list[list[tuple[str, float]]]:
-        from qdrant_client import models
+        from qdrant_client import models  # deferred: qdrant extra
 
         def sparse(spec):
             return models.SparseVector(indices=spec.sparse[0], values=spec.sparse[1])
@@ -289,7 +293,7 @@ class EdgeBackend(Backend):
 
     def __init__(self, collection: str, path: str | Path) -> None:
         try:
-            import qdrant_edge  # noqa: F401
+            import qdrant_edge  # noqa: F401 - deferred: qdrant extra, checked on opening
         except ImportError:
             raise QdrantError("--edge needs the package qdrant-edge-py (pip install qdrant-edge-py)") from None
         self.collection = collection
@@ -317,7 +321,7 @@ class EdgeBackend(Backend):
         os.replace(tmp, self._meta_file())
 
     def _config(self, dim: int, settings: CollectionSettings):
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         quantization = None
         if settings.quantization == "scalar":
@@ -334,7 +338,7 @@ class EdgeBackend(Backend):
         return qe.EdgeConfig(vectors={DENSE: dense}, sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(on_disk=settings.on_disk)})
 
     def create(self, dim: int, settings: CollectionSettings, metadata: dict) -> None:
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         settings.validate()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -344,7 +348,7 @@ class EdgeBackend(Backend):
     @property
     def shard(self):
         if self._shard is None:
-            import qdrant_edge as qe
+            import qdrant_edge as qe  # deferred: qdrant extra
 
             self.require()
             self._shard = qe.EdgeShard.load(str(self.folder / "shard"))
@@ -360,7 +364,7 @@ class EdgeBackend(Backend):
         self._write(dict(self._read(), metadata=metadata))
 
     def upsert(self, points: Sequence[DocPoint]) -> None:
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         self.shard.update(qe.UpdateOperation.upsert_points([
             qe.Point(id=uuid.UUID(point_id(p.docid)), payload={"docid": p.docid}, vector={
@@ -374,12 +378,12 @@ class EdgeBackend(Backend):
         return {r.payload["docid"] for r in records}
 
     def count(self) -> int:
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         return int(self.shard.count(qe.CountRequest(exact=True)))
 
     def docids(self) -> list[str]:
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         found, offset = [], None
         while True:
@@ -389,13 +393,13 @@ class EdgeBackend(Backend):
                 return found
 
     def delete(self, docids: Sequence[str]) -> None:
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         self.shard.update(qe.UpdateOperation.delete_points([uuid.UUID(point_id(d)) for d in docids]))
         self.shard.flush()
 
     def query(self, specs: Sequence[QuerySpec]) -> list[list[tuple[str, float]]]:
-        import qdrant_edge as qe
+        import qdrant_edge as qe  # deferred: qdrant extra
 
         def sparse(spec):
             return qe.Query.Nearest(qe.SparseVector(indices=list(spec.sparse[0]), values=list(spec.sparse[1])), using=SPARSE)

@@ -1,4 +1,4 @@
-"""Command-line flags naming a Qdrant collection and where it lives (export and search share them)."""
+"""Command-line flags naming a Qdrant collection and where it lives (export.qdrant and search.qdrant share them)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from .backend import open_backend
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """--collection and where it lives (shared with pyserini_diffretriever.search.qdrant)."""
+    """--collection and where it lives (--url, --path or --edge; API key, timeout)."""
     group = parser.add_argument_group("Qdrant target (exactly one of --url, --path, --edge)")
     group.add_argument("--collection", required=True, help="collection name")
     group.add_argument("--url", help="Qdrant server or cluster, e.g. http://localhost:6333")

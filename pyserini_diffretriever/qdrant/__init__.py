@@ -1,0 +1,20 @@
+"""What the Qdrant export and the Qdrant searcher share: one collection holding both
+DiffRetriever representations, behind one small interface.
+
+``backend``: the collection layout, the engines (``ClientBackend``: qdrant-client, a server or
+its local mode; ``EdgeBackend``: qdrant-edge-py) and ``open_backend``; ``vocabulary``: token
+strings <-> sparse ids; ``arguments``: the command-line flags that name a collection and where
+it lives. ``pyserini_diffretriever.export.qdrant`` writes collections,
+``pyserini_diffretriever.search.qdrant`` searches them; neither imports the other.
+
+qdrant-client and qdrant-edge-py are imported only when a backend is opened.
+"""
+from .arguments import add_target_arguments, open_target
+from .backend import (DENSE, SPARSE, Backend, ClientBackend, CollectionSettings, DocPoint, EdgeBackend, QdrantError,
+                      QuerySpec, open_backend, point_id)
+from .vocabulary import Vocabulary
+
+__all__ = [
+    "DENSE", "SPARSE", "Backend", "ClientBackend", "CollectionSettings", "DocPoint", "EdgeBackend", "QdrantError",
+    "QuerySpec", "Vocabulary", "add_target_arguments", "open_backend", "open_target", "point_id",
+]
