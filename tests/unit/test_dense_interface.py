@@ -11,6 +11,7 @@ from pyserini_diffretriever.dense.codec import CompressParams
 from pyserini_diffretriever.dense.compressed import CompressedIndex
 from pyserini_diffretriever.dense.compressed_build import build_compressed
 from pyserini_diffretriever.dense.errors import ApproximateIndexError, IndexUpdateError
+from pyserini_diffretriever.dense.faiss_candidates import faiss_module
 from pyserini_diffretriever.dense.index import ApproximateIndex, MultiVectorIndex
 from pyserini_diffretriever.dense.loader import load_index
 from pyserini_diffretriever.dense.maxsim import brute_force_scores
@@ -21,17 +22,6 @@ from pyserini_diffretriever.dense.synthetic import synthetic_collection
 from pyserini_diffretriever.errors import DiffRetrieverError
 
 K = 10
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """FAISS on one thread: small training jobs stall on a shared, oversubscribed CPU."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +59,19 @@ def folders(tmp_path_factory, collection):
     layout."""
     root = tmp_path_factory.mktemp("layouts")
     docs = documents(collection)
-    store = root / "store"
-    index = MultiVectorIndex(dtype="float32").build(collection.docids, docs)
-    index.build_approximate(BuildParams(storage="flat", nlist=8))  # exact similarities: exact bounds
-    index.save(store)
-    build_compressed(store, CompressParams(codec="IVF16,PQ16"))
-    centroids = root / "centroids"
-    MultiVectorIndex(dtype="float32").build(collection.docids, docs).save(centroids)
-    build_compressed(centroids, CompressParams(centroids="IVF8,SQfp16", codec="PQ16"))
+    store, centroids = root / "store", root / "centroids"
+    faiss = faiss_module()
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # small training jobs stall on a shared, oversubscribed CPU
+    try:
+        index = MultiVectorIndex(dtype="float32").build(collection.docids, docs)
+        index.build_approximate(BuildParams(storage="flat", nlist=8))  # exact similarities: exact bounds
+        index.save(store)
+        build_compressed(store, CompressParams(codec="IVF16,PQ16"))
+        MultiVectorIndex(dtype="float32").build(collection.docids, docs).save(centroids)
+        build_compressed(centroids, CompressParams(centroids="IVF8,SQfp16", codec="PQ16"))
+    finally:
+        faiss.omp_set_num_threads(threads)
     return store, centroids
 
 

@@ -136,12 +136,21 @@ class MultiVectorSearcher:
     query_encoder : a ``DiffRetrieverEncoder``, or an encoder name / YAML path (loaded with
         ``encoder_overrides``).
     approximate : search with the FAISS index saved in the store (``faiss.index``).
-    params : ``SearchParams`` of the approximate search.
+    params : ``SearchParams``: the candidate knobs of the approximate and compressed searches
+        (this searcher's ``approximate``, ``aggregate``, ``device`` and ``rerank_exact`` are
+        passed in it at each search: ``search_params()``).
     aggregate : ``"sum"`` (published) or ``"mean"``.
     device : torch device for the MaxSim products (the encoder's device comes from its config
         or ``encoder_overrides={"device": ...}``).
     encoder_overrides : config fields to override when ``query_encoder`` is a name
         (``checkpoint``, ``kq``, ``device``, ``batch_size``, ...).
+    compressed : ``None`` searches the compressed index (``STORE/compressed``) when there is one
+        and ``approximate`` is not asked for; ``True`` requires it, ``False`` skips it.
+    rerank_exact : with a compressed index, re-score its top ``max(N, k)`` from the float16
+        store and return exact scores.
+
+    The index is opened by ``dense.loader.load_index`` (``index``: a ``DenseIndex`` of the
+    layout found) and searched with its one ``search(queries, k, params)``.
 
     Examples
     --------
