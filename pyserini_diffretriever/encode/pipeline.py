@@ -116,8 +116,8 @@ def check_corpus_options(shard_id: int, num_shards: int, chunk_size: int, overwr
 def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path, *, shard_id: int = 0,
                   num_shards: int = 1, chunk_size: int = 1000, batch_size: int | None = None,
                   dense_dtype: str = "float16", write_dense: bool = True, write_sparse: bool = True,
-                  overwrite: bool = False, encoder: LazyEncoder | None = None,
-                  progress: bool = True) -> CorpusEncodingResult:
+                  overwrite: bool = False, encoder: LazyEncoder | None = None, progress: bool = True,
+                  on_chunk: Callable[[str, int], None] | None = None) -> CorpusEncodingResult:
     """Encode this shard of ``corpus`` into ``output``, resuming an earlier run's finished chunks.
 
     Parameters
@@ -133,6 +133,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
     overwrite : discard an earlier encoding in ``output`` first (single shard only).
     encoder : the encoder to use (default: ``LazyEncoder(config)``).
     progress : show progress bars.
+    on_chunk : called with a chunk's name and document count once this call has written it
+        durably (an interruption after that keeps it).
 
     The shard's summary line and warnings are printed as the encode command prints them. The
     last shard to finish merges the dense chunks into the store.
@@ -173,6 +175,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
             empty += writer.write_chunk(name, docs, out.sparse, out.dense)
             encoded += len(docs)
             done += len(docs)
+            if on_chunk is not None:
+                on_chunk(name, len(docs))
     writer.mark_shard_done(shard_id, num_shards, done, fingerprint.digest)
     print(f"shard {shard_id}: {done} documents ({encoded} encoded now, {done - encoded} from an earlier run)")
     if empty:

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +16,9 @@ from pyserini_diffretriever.corpus import CorpusError, Document, Fingerprint, co
 from pyserini_diffretriever.dense import DenseStore
 from pyserini_diffretriever.dense.build import build_store_from_chunks
 from pyserini_diffretriever.dense.store import DenseStoreError
+from pyserini_diffretriever.encode import __main__ as encode_command
 from pyserini_diffretriever.encode.output import CorpusMismatchError, EncodedCorpusWriter
+from pyserini_diffretriever.encode.pipeline import encode_corpus as library_encode_corpus
 from conftest import make_corpus, sparse_lines
 from conftest import user_environment, write_test_encoder
 
@@ -143,28 +144,33 @@ def test_empty_corpus_is_an_error_at_encode_time(tmp_path):
     assert not (tmp_path / "out" / "dense" / "meta.json").exists()
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_the_rerun_resumes(work, tmp_path):
+def test_ctrl_c_prints_one_line_exits_130_and_the_rerun_resumes(work, tmp_path, monkeypatch, capsys):
+    """Ctrl-C once the first chunk is finished: the signal is sent from the library's chunk
+    callback (so the test never races the encoder), the command prints one `interrupted:` line
+    and returns 130, and the rerun (a fresh process) resumes after that chunk."""
     work, encoder = work
     corpus = tmp_path / "corpus.jsonl"
     make_corpus(corpus, n=160)
     out = tmp_path / "out"
-    argv = [PY, "-m", "pyserini_diffretriever.encode", "--corpus", str(corpus), "--encoder", str(encoder),
-            "--output", str(out), "--chunk-size", 8, "--batch-size", 4]
+    argv = ["--corpus", str(corpus), "--encoder", str(encoder), "--output", str(out), "--chunk-size", "8",
+            "--batch-size", "4"]
+
+    def interrupted_after_the_first_chunk(*args, **kwargs):
+        return library_encode_corpus(*args, **kwargs, on_chunk=lambda name, count: signal.raise_signal(signal.SIGINT))
+
+    monkeypatch.setattr(encode_command, "encode_corpus", interrupted_after_the_first_chunk)
     # SIGINT as in a terminal, even when pytest itself runs in a background job (which ignores SIGINT)
-    child = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=user_environment(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 300
-    while time.time() < deadline and not list((out / ".progress").glob("part-*.done")):
-        time.sleep(0.2)
-    assert child.poll() is None, child.communicate()
-    child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=120)
-    assert child.returncode == 130, stderr[-2000:]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        status = encode_command.main(argv)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    stderr = capsys.readouterr().err
+    assert status == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     lines = [l for l in stderr.splitlines() if l.startswith("interrupted:")]
     assert len(lines) == 1 and "run the same command again to resume" in lines[0]
-    kept = int(lines[0].split()[1])
-    assert kept > 0 and kept % 8 == 0
-    resumed = encode(*argv[3:])
-    assert f"160 documents ({160 - kept} encoded now, {kept} from an earlier run)" in resumed.stdout
+    assert lines[0].split()[1] == "8"  # the first chunk, finished before the signal, is kept
+    resumed = encode(*argv)
+    assert "160 documents (152 encoded now, 8 from an earlier run)" in resumed.stdout
     assert [l["id"] for l in sparse_lines(out)] == [f"doc{i:02d}" for i in range(160)]

@@ -42,8 +42,11 @@ def test_encode_corpus_returns_counts_and_resumes(setup, capsys):
     (out / ".progress" / "part-000-00002.done").unlink()  # the last chunk (documents 8..10) unfinished
     (out / "dense" / "meta.json").unlink()
     assert interrupted_note(out).startswith("8 documents in finished chunks are kept in ")
-    resumed = encode_corpus(work / "corpus.jsonl", config, out, chunk_size=4, batch_size=4, progress=False)
+    finished = []
+    resumed = encode_corpus(work / "corpus.jsonl", config, out, chunk_size=4, batch_size=4, progress=False,
+                            on_chunk=lambda name, count: finished.append((name, count)))
     assert (resumed.encoded, resumed.resumed, resumed.dense_store) == (3, 8, "merged")
+    assert finished == [("part-000-00002", 3)]  # only the chunks this call wrote
     assert DenseStore.open(out / "dense").docids == ids
 
 
