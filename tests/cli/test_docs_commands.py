@@ -7,8 +7,10 @@ continuation lines and expanding the block's own ``NAME="..."`` assignments) is 
 * its module exists (without importing Pyserini: the module's file is looked up);
 * every flag it uses is one its command accepts: the flags of the command's ``build_parser()``
   when it has one (and then the whole command line must parse), else those its ``--help``
-  prints (stock ``pyserini.index.lucene``: ``-options``); stock ``pyserini.eval.trec_eval``,
-  which has no help, is run on a two-line qrels and run with the command's own flags.
+  prints (stock ``pyserini.index.lucene``: ``-options``; stock ``pyserini.search.lucene``, whose
+  help takes half a minute to start: the ``add_argument`` calls of its ``__main__.py``); stock
+  ``pyserini.eval.trec_eval``, which has no help, is run on a two-line qrels and run with the
+  command's own flags.
 
 The README's quick start (the blocks marked ``<!-- test:quickstart -->`` and
 ``<!-- test:quickstart-run -->``) is run for real, in a fresh folder, with ``path/to/scifact``
@@ -47,6 +49,8 @@ MARKER = re.compile(r"<!-- test:(?P<name>[\w-]+) -->\s*\Z")
 ASSIGNMENT = re.compile(r"^(?:export\s+)?(?P<name>[A-Za-z_]\w*)=(?P<value>.*)$")
 OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w.\-]*)")
 OPERATORS = {"&&", "||", ";", "|", "&", "(", ")"}
+# The option strings of an add_argument call: its leading quoted arguments.
+ADD_ARGUMENT = re.compile(r"""add_argument\(\s*((?:['"]-[^'"]*['"]\s*,?\s*)+)""")
 REFERENCE = REPO / "runs" / "reference" / "demo" / "results.json"
 HELP_TIMEOUT = 180
 RUN_TIMEOUT = 900
@@ -181,6 +185,10 @@ def accepted_options(module: str) -> frozenset[str]:
     parser = command_parser(module)
     if parser is not None:
         return options_in(parser.format_help())
+    if module == "pyserini.search.lucene":
+        # its --help alone takes half a minute (torch and the JVM load first): read the
+        # add_argument calls of the very file that `python -m` runs instead
+        return options_in(" ".join(ADD_ARGUMENT.findall(module_file(module).read_text(encoding="utf-8"))))
     if module == "pyserini.index.lucene":  # Anserini's args4j: -options lists them, single dash
         names = {option.lstrip("-") for option in options_in(_help(module, "-options"))}
         return frozenset({f"-{name}" for name in names} | {f"--{name}" for name in names})
