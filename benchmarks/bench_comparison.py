@@ -88,7 +88,7 @@ CORPUS_SIZES = (200, 400, 800)
 STORAGE_KPS = (1, 4, 16)
 DOC_WORDS = 60
 
-# The paper's storage figures (METHOD.md section 8): MS MARCO, 8.8M passages, Dream K_p = 16.
+# The paper's storage figures (docs/method.md section 8): MS MARCO, 8.8M passages, Dream K_p = 16.
 PAPER_PASSAGES = 8.8e6
 PAPER_DENSE_BYTES = 742e9
 PAPER_COMPRESSED_BYTES = 118e9

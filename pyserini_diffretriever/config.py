@@ -37,7 +37,7 @@ class ConfigError(DiffRetrieverError, ValueError):
 
 @dataclass(frozen=True)
 class PromptTemplate:
-    """The four prompt strings around the text (METHOD.md section 1), for one side."""
+    """The four prompt strings around the text (docs/method.md section 1), for one side."""
 
     system: str
     user_prefix: str
@@ -52,7 +52,7 @@ class EncoderConfig:
     Attributes
     ----------
     method : "diffretriever" (the masked positions of one bidirectional pass), or a baseline of
-        the paper's comparison (METHOD.md section 6): "diffembed" (mean-pooled hidden states of
+        the paper's comparison (docs/method.md section 6): "diffembed" (mean-pooled hidden states of
         the raw text), "promptreps" (autoregressive greedy decoding, one representation per
         generated token), "repllama" (end-of-sequence hidden state of an autoregressive model).
     backbone : "dream", "llada" or "mlm" (any transformers masked LM); "qwen2" and "llama"
@@ -76,7 +76,7 @@ class EncoderConfig:
     pooling : "multi" (K vectors, MaxSim) or "mean" (mean of the normalised vectors).
     stop_token_truncation : with j the first mask position whose argmax is a stop token, drop
         positions j..K-1 when j > 0; keep all K when j = 0 (the official rule).
-    denoising_steps : S forward passes (METHOD.md section 4); 1 = one pass (default).
+    denoising_steps : S forward passes (docs/method.md section 4); 1 = one pass (default).
     sparse_topk : top-k per mask position before max-pooling (published: 128).
     quantization : "truncate" (zero-shot, published) or "round" (fine-tuned); scale 100.
     max_new_tokens : promptreps: tokens generated at most (N; published 20 zero-shot, 4

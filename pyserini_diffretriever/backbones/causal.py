@@ -1,4 +1,4 @@
-"""Autoregressive (causal) chat models for the paper's baselines (METHOD.md section 6).
+"""Autoregressive (causal) chat models for the paper's baselines (docs/method.md section 6).
 
 ``qwen2``: Qwen2-layout chat models (real target Qwen/Qwen2.5-7B-Instruct); ``llama``:
 Llama-layout chat models (real target meta-llama/Meta-Llama-3-8B-Instruct). Checkpoint

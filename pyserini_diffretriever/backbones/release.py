@@ -1,5 +1,5 @@
 """The released fine-tuned DiffRetriever checkpoints (``ielabgroup/diffretriever-*``), read
-without remote code (METHOD.md section 7b).
+without remote code (docs/method.md section 7b).
 
 A release folder holds ``retriever_config.json`` (the retriever's settings, as the official
 ``TrainableDiffusionRetriever._save_retriever_config`` writes them), the tokenizer and a PEFT

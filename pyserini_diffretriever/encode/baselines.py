@@ -1,4 +1,4 @@
-"""The baselines of the paper's comparison (METHOD.md section 6), encoders of the one
+"""The baselines of the paper's comparison (docs/method.md section 6), encoders of the one
 interface (:class:`~pyserini_diffretriever.encode.base.EncoderProtocol`): ``Encoder(config,
 backbone=None)``, ``encode(texts, is_query=False, batch_size=None) -> EncodedBatch``, and
 ``name``, ``config``, ``kq``, ``kp``, ``dimension``, ``fingerprint``, ``backbone``. Build them
@@ -24,7 +24,7 @@ from a config with :func:`pyserini_diffretriever.encode.factory.build_encoder`.
     sparse: :class:`SparseEncoder` over the stacked z_t, max-pooled over steps). The token
     generated at step t is argmax z_t.
 
-    Stop rule (the official one, METHOD.md section 6): the stop set is the tokenizer's
+    Stop rule (the official one, docs/method.md section 6): the stop set is the tokenizer's
     special ids (:func:`~pyserini_diffretriever.backbones.base.standard_special_ids`, what
     the official code's ``all_special_ids`` holds: EOS, the chat template's special tokens
     such as ``<|im_start|>`` / ``<|im_end|>``) plus the id of the single token ``"`` (a token

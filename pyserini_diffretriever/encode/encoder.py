@@ -1,5 +1,5 @@
 """DiffRetrieverEncoder: text -> K dense vectors and one sparse impact vector, from the mask
-positions of one bidirectional forward pass (METHOD.md sections 1-4)."""
+positions of one bidirectional forward pass (docs/method.md sections 1-4)."""
 from __future__ import annotations
 
 import math
@@ -20,7 +20,7 @@ from .sparse import SparseEncoder
 
 
 def kept_positions(predictions: torch.Tensor, stop_ids) -> torch.Tensor:
-    """Stop-token truncation, the official rule (METHOD.md sections 3 and 7): with j the
+    """Stop-token truncation, the official rule (docs/method.md sections 3 and 7): with j the
     first of the K positions whose argmax token (``predictions`` ``[B, K]``) is in
     ``stop_ids``, positions j..K-1 are dropped when 0 < j, and all K are kept when j = 0 (the
     very first mask predicts a stop) or when no position predicts one. Returns ``[B]``."""
@@ -32,7 +32,7 @@ def kept_positions(predictions: torch.Tensor, stop_ids) -> torch.Tensor:
 
 
 def denoising_schedule(k: int, steps: int) -> list[int]:
-    """How many of K masks each of S passes unmasks (METHOD.md section 4, the official
+    """How many of K masks each of S passes unmasks (docs/method.md section 4, the official
     schedule): with t = linspace(1, 1e-3, S + 1) in float32 and n the masks still hidden,
     pass i < S - 1 takes max(1, int(n (1 - t[i+1] / t[i]))) (at most n), the last pass the
     rest. K 4 / S 2: [1, 3]; K 16 / S 2: [7, 9]; K 16 / S 4: [3, 4, 4, 5]."""
@@ -164,7 +164,7 @@ class DiffRetrieverEncoder(EncoderBase):
         return out.hidden.cpu(), out.logits.cpu()
 
     def _denoise(self, input_ids, attention_mask, positions, steps: int, vocab_ids=None):
-        """S = 1: one pass. S > 1 (METHOD.md section 4, as the official code): pass i unmasks
+        """S = 1: one pass. S > 1 (docs/method.md section 4, as the official code): pass i unmasks
         the :func:`denoising_schedule` count of the masks still hidden, those with the highest
         negative entropy sum_v p_v log(p_v + 1e-10) of their predicted distribution, replacing
         each by its argmax token; each position's hidden state and logits are frozen at the
@@ -202,5 +202,5 @@ class DiffRetrieverEncoder(EncoderBase):
     def _dense(self, hidden: torch.Tensor) -> np.ndarray:
         vectors = torch.nn.functional.normalize(hidden, p=2, dim=-1, eps=NORM_EPS)
         if self.config.pooling == "mean":
-            vectors = vectors.mean(dim=0, keepdim=True)  # not renormalised (METHOD.md section 3)
+            vectors = vectors.mean(dim=0, keepdim=True)  # not renormalised (docs/method.md section 3)
         return vectors.numpy().astype(np.float32, copy=False)

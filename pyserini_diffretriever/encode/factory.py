@@ -1,7 +1,7 @@
 """One entry point for every encoder of an :class:`EncoderConfig`.
 
 ``method: diffretriever`` (the default) gives :class:`DiffRetrieverEncoder`; the baselines of
-the paper's comparison (METHOD.md section 6) give the classes of :mod:`.baselines`;
+the paper's comparison (docs/method.md section 6) give the classes of :mod:`.baselines`;
 ``kq: auto`` gives :class:`~.adaptive.AdaptiveQueryEncoder`, ``runtime: onnx``
 :class:`~.onnx_encoder.OnnxQueryEncoder`, a ``base_checkpoint`` :class:`~.release.ReleaseEncoder`.
 All are encoders of the one interface (:class:`~.base.EncoderProtocol`:

@@ -1,4 +1,4 @@
-"""The token layout of one DiffRetriever input (METHOD.md section 1):
+"""The token layout of one DiffRetriever input (docs/method.md section 1):
 
     [chat prefix][text tokens][chat suffix + assistant prefix][MASK] x K [tail]
 

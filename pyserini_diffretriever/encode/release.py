@@ -1,4 +1,4 @@
-"""The encoder of a released fine-tuned DiffRetriever checkpoint (METHOD.md section 7b).
+"""The encoder of a released fine-tuned DiffRetriever checkpoint (docs/method.md section 7b).
 
 :class:`ReleaseEncoder` is :class:`~.encoder.DiffRetrieverEncoder` on the merged backbone of
 :func:`~pyserini_diffretriever.backbones.release.load_release_backbone`, with the input laid

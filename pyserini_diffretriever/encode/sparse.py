@@ -1,4 +1,4 @@
-"""The sparse side of DiffRetriever (METHOD.md section 3): content-token impact vectors.
+"""The sparse side of DiffRetriever (docs/method.md section 3): content-token impact vectors.
 
 For each mask position k: w_k = log(1 + relu(z_k)) over the text's content tokens only, the
 top-``topk`` kept per position, then max-pooled over k, scaled by 100 and quantized

@@ -1,4 +1,4 @@
-"""Contrastive fine-tuning of DiffRetriever encoders (METHOD.md section 5).
+"""Contrastive fine-tuning of DiffRetriever encoders (docs/method.md section 5).
 
     python -m pyserini_diffretriever.train --encoder diffretriever-splade-tiny \
         --train ../shared/data/scifact --split train --output runs/ft/splade-tiny-scifact

@@ -97,7 +97,7 @@ def _write_checkpoint(model, base_checkpoint: Path, target: Path, kind: str) -> 
 
 def encoder_yaml(config: EncoderConfig, checkpoint: str, name: str, comment: str = "") -> str:
     """The YAML of the fine-tuned encoder: the base configuration with the fine-tuned
-    checkpoint, rounding quantization (METHOD.md section 3), one denoising step and no
+    checkpoint, rounding quantization (docs/method.md section 3), one denoising step and no
     stop-token truncation (as trained)."""
     record = {
         "name": name,
@@ -148,7 +148,7 @@ RELEASE_TASK_TYPES = {"dream": "FEATURE_EXTRACTION", "llada": "CAUSAL_LM"}  # as
 def save_release(peft_model, encoder, base_checkpoint: Path, target: str | Path, *, temperature: float,
                  sparse_weight: float) -> Path:
     """Write a LoRA-trained Dream / LLaDA encoder in the layout of the released DiffRetriever
-    checkpoints (METHOD.md section 7b), readable by the official loader (peft on the
+    checkpoints (docs/method.md section 7b), readable by the official loader (peft on the
     remote-code model) and by :func:`~pyserini_diffretriever.backbones.release.load_release_backbone`:
 
     - ``adapter_config.json`` written by peft, ``target_modules`` renamed to the remote-code

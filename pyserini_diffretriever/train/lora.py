@@ -1,6 +1,6 @@
 """LoRA adapters (``peft``) on a DiffRetriever backbone, injected in place.
 
-The published recipe (METHOD.md section 5): rank 16, alpha 64, on the attention projections
+The published recipe (docs/method.md section 5): rank 16, alpha 64, on the attention projections
 and the feed-forward projections. The module names differ per architecture; the defaults
 below name them for each backbone layout this package loads. peft wraps the modules of the
 backbone's own model object, so the backbone's forward pass (and the encoder built on it)

@@ -1,8 +1,8 @@
-"""Scores and the InfoNCE loss of DiffRetriever fine-tuning (METHOD.md section 5).
+"""Scores and the InfoNCE loss of DiffRetriever fine-tuning (docs/method.md section 5).
 
 Dense, over L2-normalised mask vectors, two forms (``form``):
 
-- ``"mean"`` (default, the published trainer's, METHOD.md section 5): s(q, p) =
+- ``"mean"`` (default, the published trainer's, docs/method.md section 5): s(q, p) =
   (1/K_q) sum_i max_j <q_i, p_j>, no clamp (the paper's equation 2); every query vector
   always gets gradient (the max passes it to the best passage vector only).
 - ``"clamped-sum"``: s(q, p) = sum_i max(0, max_j <q_i, p_j>), the score the published

@@ -378,7 +378,7 @@ class Trainer:
         release_dir = None
         if peft_model is not None:
             peft_model.save_pretrained(str(self.output / "adapter"))
-            if config.backbone in ("dream", "llada"):  # also the official release layout (METHOD.md section 7b)
+            if config.backbone in ("dream", "llada"):  # also the official release layout (docs/method.md section 7b)
                 release_dir = save_release(peft_model, model.encoder, Path(backbone.checkpoint_path),
                                            self.output / "release", temperature=o.tau_dense,
                                            sparse_weight=o.sparse_weight)

@@ -162,7 +162,7 @@ def test_mean_pooling_is_mean_of_normalised_vectors(checkpoints):
 
 def test_stop_token_truncation_rule(checkpoints):
     enc = encoder(checkpoints, "dream", stop_token_truncation=True)
-    assert enc.backbone.stop_token_ids == {151643, 151665}  # METHOD.md section 7; <|im_end|> is not a stop
+    assert enc.backbone.stop_token_ids == {151643, 151665}  # docs/method.md section 7; <|im_end|> is not a stop
     vocab = 152064
     logits = torch.zeros(4, 5, vocab)
     logits[0, :, 10] = 1.0                         # no stop anywhere: keep 5
@@ -240,7 +240,7 @@ def test_multistep_passes_unmask_the_official_counts(checkpoints, k, steps, coun
 
 
 def reference_multistep(path, kind, ids, first, k, counts):
-    """Multi-step denoising written out from METHOD.md section 4 over the independent
+    """Multi-step denoising written out from docs/method.md section 4 over the independent
     reference forward: pass i unmasks counts[i] masks, those of highest negative entropy
     (float64 here), replaced by their argmax; hidden states frozen at their pass."""
     ids, frozen, masked = list(ids), [None] * k, list(range(k))

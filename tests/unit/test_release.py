@@ -1,4 +1,4 @@
-"""Released fine-tuned checkpoints (METHOD.md section 7b): a release folder written in the
+"""Released fine-tuned checkpoints (docs/method.md section 7b): a release folder written in the
 official layout (peft's own adapter files, every retriever_config.json key, non-zero LoRA
 weights) loaded on its base reproduces an independent reference: the base safetensors read
 by their ORIGINAL names, the adapter merged by hand (W + alpha/r B A, the LM head's LoRA
