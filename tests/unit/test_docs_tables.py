@@ -117,11 +117,6 @@ def test_no_page_points_outside_the_repository(page):
 
 
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
-# Pages another piece of work is writing now (issue 21: the architecture page); a link to them
-# is allowed before they exist. Empty this set once they are committed.
-PENDING = {REPO / "docs" / "architecture.md"}
-
-
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
 def test_relative_links_resolve(page):
     broken = []
@@ -130,6 +125,6 @@ def test_relative_links_resolve(page):
         if not target or re.match(r"^[a-z]+:", target):
             continue
         path = (page.parent / target).resolve()
-        if not path.exists() and path not in PENDING:
+        if not path.exists():
             broken.append(target)
     assert not broken, f"{page_id(page)} links to missing files: {broken}"
