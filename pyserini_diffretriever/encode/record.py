@@ -11,8 +11,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from ..backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
 from ..config import EncoderConfig
+from .base import encoder_fingerprint as model_fingerprint
 from .output import HOW_TO_PROCEED, CorpusMismatchError
 
 #: The encoder record inside an output folder.
@@ -20,9 +20,10 @@ RECORD_NAME = "encoder.json"
 
 
 def encoder_fingerprint(config: EncoderConfig) -> str | None:
-    """The checkpoint fingerprint of an encoder config (None when the checkpoint is not local)."""
+    """The model fingerprint of an encoder config (:func:`.base.encoder_fingerprint`, the one
+    every encoder check compares), or None when it cannot be read (a checkpoint that is not local)."""
     try:
-        return checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
+        return model_fingerprint(config)
     except (OSError, ValueError):
         return None
 
