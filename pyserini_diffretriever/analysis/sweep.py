@@ -13,6 +13,9 @@ import yaml
 from tqdm import tqdm
 
 from ..config import load_config, resolve_config_path
+from ..corpus import read_documents
+from ..dense.store import DenseStore
+from ..encode.factory import build_encoder
 from ..encode.kq_predictor import PREDICTOR_SUFFIX, query_features, text_token_ids
 from . import plots
 from .adaptive import fit_predictor
@@ -209,8 +212,6 @@ def _features(cache: EncodingCache, config, texts: list[str]) -> tuple[np.ndarra
         data = json.loads(path.read_text())
         if data.get("key") == key:
             return np.array(data["lengths"]), np.array(data["entropies"])
-    from ..encode.factory import build_encoder
-
     lengths, entropies = query_features(text_token_ids(build_encoder(config, backbone=cache.backbone), texts))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"key": key, "lengths": lengths.tolist(), "entropies": entropies.tolist()}))
@@ -240,10 +241,6 @@ def _cell(path: Path | None, docs: Documents, vectors, offsets, doc_sparse, quer
 
 def _per_passage(cache, config, corpora, query_enc, kqs, kps, qids, qrels, select_qrels, report_qrels, report,
                  options, out, name) -> dict:
-    from ..corpus import read_documents
-    from ..dense.store import DenseStore
-    from ..encode.factory import build_encoder
-
     lengths_path = cache.root / "corpus" / "passage-lengths.json"
     if lengths_path.is_file():
         passage_tokens = np.array(json.loads(lengths_path.read_text()))
@@ -312,8 +309,6 @@ def write_auto_config(options: SweepOptions, config, entry: dict, cache: Encodin
     """Write a ``kq: auto`` YAML (the base config with the selected K_p) and its predictor
     beside it; then load it through the encoder factory and check that it encodes each report
     query with the K_q its predictor chose, identically to the fixed-K_q encoding."""
-    from ..encode.factory import build_encoder
-
     path = Path(options.write_config)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load(resolve_config_path(options.encoder).read_text(encoding="utf-8")) or {}

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
 from ...config import EncoderConfig
 from ...encode.export_record import EXPORT_FORMAT, EXPORT_META, GRAPH_FP32, GRAPH_INT8, ExportError
 from ...encode.onnx_encoder import INPUTS, OnnxQueryEncoder
@@ -72,7 +73,7 @@ def _query_graph(backbone, shift_logits: bool, with_argmax: bool):
     """The traced module: the backbone's forward at the masks, then normalise / log1p(relu)."""
     import torch  # deferred: torch and backbones (which load it) only when exporting
 
-    from ...backbones.base import gather_positions
+    from ...backbones.base import gather_positions  # deferred: loads torch
 
     class QueryGraph(torch.nn.Module):
         def __init__(self) -> None:
@@ -109,8 +110,7 @@ def export_query_encoder(config: EncoderConfig, output: str | Path, opset: int =
     """Write the export folder ``output`` for ``config``; returns ``export.json``'s content."""
     import torch  # deferred: torch, backbones and the torch encoder only when exporting
 
-    from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
-    from ...encode.encoder import DiffRetrieverEncoder
+    from ...encode.encoder import DiffRetrieverEncoder  # deferred: loads torch
 
     check_exportable(config)
     if external_data not in EXTERNAL_DATA:
