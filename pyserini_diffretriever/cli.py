@@ -4,11 +4,15 @@ Every ``python -m pyserini_diffretriever.<command>`` parses its flags with
 ``formatter_class=HelpFormatter`` and hands the work to :func:`run_command`, which turns a
 user-facing error (:class:`~pyserini_diffretriever.errors.DiffRetrieverError`, plus the
 built-in errors a command names) into one ``error: ...`` line and exit status 2, and Ctrl-C
-into one ``interrupted: ...`` line and exit status 130.
+into one ``interrupted: ...`` line and exit status 130. The range checks (:func:`positive_int`,
+:func:`non_negative_int`, :func:`positive_float`, :func:`unit_interval`) are argparse ``type=``
+callables: a value out of range is refused while the flags are parsed, before any work, with
+argparse's own one-line usage error (exit status 2).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Callable
 
@@ -56,4 +60,48 @@ def run_command(body: Callable[[], int | None], *, expected: tuple[type[BaseExce
     return EXIT_OK if status is None else int(status)
 
 
-__all__ = ["DEFAULT_EXPECTED", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "HelpFormatter", "run_command"]
+# ---- range checks for argparse ``type=``: argparse prints "argument --hits: <message>"
+def _number(text: str, kind: type, wanted: str) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (a count of hits, a depth, a batch size, K)."""
+    value = _number(text, int, "an integer >= 1")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (a count where 0 means none)."""
+    value = _number(text, int, "an integer >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _number(text, float, "a number > 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A number within [0, 1] (a weight, a fraction)."""
+    value = _number(text, float, "a number within [0, 1]")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number within [0, 1], got {text!r}")
+    return value
+
+
+__all__ = ["DEFAULT_EXPECTED", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "HelpFormatter", "non_negative_int",
+           "positive_float", "positive_int", "run_command", "unit_interval"]

@@ -3,7 +3,9 @@
 
 A document's text is ``contents``, or ``title`` and ``text`` joined by a space (Pyserini's BEIR
 convention). Errors name the file and line: invalid UTF-8, invalid JSON, a line that is not
-an object, a missing id, a missing text field, or an id seen before.
+an object, a missing id, a missing text field, an id seen before, or a field of the wrong type
+(an id that is not a string or an integer; a ``contents``, ``title`` or ``text`` that is not a
+string; a null title or text counts as empty).
 """
 from __future__ import annotations
 
@@ -72,17 +74,28 @@ def parse_document(line: str, where: str) -> Document:
     docid = obj.get("_id", obj.get("id", obj.get("docid")))
     if docid is None or str(docid).strip() == "":
         raise CorpusError(f"{where}: no document id (expected \"_id\" or \"id\")")
+    # an integer id is text written in decimal (as Anserini reads it); any other kind would be
+    # encoded as its Python repr
+    if not isinstance(docid, str) and not (isinstance(docid, int) and not isinstance(docid, bool)):
+        raise CorpusError(f"{where}: document id {docid!r} is {type(docid).__name__}, expected a string")
     docid = str(docid)
     if any(ch.isspace() for ch in docid):
         raise CorpusError(f"{where}: document id {docid!r} contains whitespace (TREC runs cannot hold it)")
     if "contents" in obj:
         text = obj["contents"]
+        if not isinstance(text, str):
+            raise CorpusError(f"{where}: the text of {docid!r} is {type(text).__name__}, expected a string")
     elif "title" in obj or "text" in obj:
-        text = f"{obj.get('title') or ''} {obj.get('text') or ''}".strip()
+        parts = []
+        for field in ("title", "text"):
+            value = obj.get(field)
+            if value is not None and not isinstance(value, str):
+                raise CorpusError(f"{where}: the \"{field}\" field of {docid!r} is {type(value).__name__}, "
+                                  f"expected a string")
+            parts.append(value or "")
+        text = " ".join(parts).strip()
     else:
         raise CorpusError(f"{where}: no text (expected \"contents\", or \"title\" and \"text\")")
-    if not isinstance(text, str):
-        raise CorpusError(f"{where}: the text of {docid!r} is {type(text).__name__}, expected a string")
     return Document(docid, text)
 
 

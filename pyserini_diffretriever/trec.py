@@ -2,6 +2,9 @@
 line; MS MARCO ``qid<TAB>docid<TAB>rank`` on output), and the one remove-query rule."""
 from __future__ import annotations
 
+import math
+import os
+import re
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -31,15 +34,53 @@ def read_run(path: str | Path) -> Run:
                                f"it was probably cut off while being written: regenerate it")
             if len(fields) != 6:
                 raise RunError(f"{path}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
-            try:
-                score = float(fields[4])
-            except ValueError:
-                raise RunError(f"{path}:{number}: score {fields[4]!r} is not a number") from None
+            score = parse_score(fields[4], f"{path}:{number}")
             docs = run.setdefault(fields[0], {})
             if fields[2] in docs:
                 raise RunError(f"{path}:{number}: document {fields[2]} appears twice for query {fields[0]}")
             docs[fields[2]] = score
     return run
+
+
+def parse_score(text: str, where: str) -> float:
+    """A run line's score; NaN and infinities are refused (they have no place in a ranking: a
+    NaN compares false with every score and breaks the order of whatever is fused with it)."""
+    try:
+        score = float(text)
+    except ValueError:
+        raise RunError(f"{where}: score {text!r} is not a number") from None
+    if not math.isfinite(score):
+        raise RunError(f"{where}: score {text!r} is not a finite number")
+    return score
+
+
+def check_run_path(path: str | Path) -> Path:
+    """Refuse a run path that is a folder (an existing one, or text ending in ``/``) before any
+    work: a run file needs a file name. Returns the path."""
+    text = os.fspath(path)
+    if Path(text).is_dir():
+        raise RunError(f"{text} is a folder; give the run file's path, e.g. {os.path.join(text, 'run.trec')}")
+    if text.endswith(("/", os.sep)):
+        raise RunError(f"{text} names a folder (it ends in '/'); give the run file's path, e.g. "
+                       f"{os.path.join(text, 'run.trec')}")
+    return Path(text)
+
+
+_WHITESPACE = re.compile(r"\s")  # the characters str.split() splits a run line on
+
+
+def check_hit_ids(qid: str, docids: Sequence[str] = ()) -> None:
+    """A query id and document ids a TREC line can hold: not empty, no whitespace (a line is
+    split on whitespace; trec_eval fails on a 7-column line). One pass over the joined docids,
+    so the check stays cheap for a thousand hits per query."""
+    qid = str(qid)
+    if qid == "" or _WHITESPACE.search(qid):
+        raise RunError(f"query id {qid!r} " + ("is empty" if qid == "" else "contains whitespace")
+                       + ": a TREC run cannot hold it")
+    if docids and ("" in docids or _WHITESPACE.search("".join(map(str, docids)))):
+        bad = next(d for d in docids if d == "" or _WHITESPACE.search(str(d)))
+        raise RunError(f"document id {bad!r} of query {qid!r} " + ("is empty" if bad == "" else "contains whitespace")
+                       + ": a TREC run cannot hold it")
 
 
 def ranked(docs: dict[str, float], depth: int | None = None) -> list[tuple[str, float]]:
@@ -76,7 +117,7 @@ class RunWriter:
     def __init__(self, path: str | Path, tag: str = "", output_format: str = "trec") -> None:
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
-        self.path = Path(path)
+        self.path = check_run_path(path)
         self.tag = tag
         self.output_format = output_format
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +125,10 @@ class RunWriter:
         self._out = open(self._tmp, "w", encoding="utf-8")
 
     def write(self, qid: str, hits: Iterable[tuple[str, float]]) -> None:
-        """``hits``: (docid, score) pairs of query ``qid``, best first."""
+        """``hits``: (docid, score) pairs of query ``qid``, best first. An id a TREC line cannot
+        hold is refused (:func:`check_hit_ids`): the unfinished file is left as ``PATH.tmp``."""
+        hits = list(hits)
+        check_hit_ids(qid, [docid for docid, _ in hits])
         for rank, (docid, score) in enumerate(hits, start=1):
             self._out.write(format_line(qid, docid, rank, score, self.tag, self.output_format))
 
@@ -145,6 +189,7 @@ def _run_lines(source: str | Path, handle: Iterable[str]) -> Iterator[tuple[str,
         if len(fields) != 6:
             raise RunError(f"{source}:{number}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
         qid, _, docid, _, score, tag = fields
+        parse_score(score, f"{source}:{number}")  # checked; copied as written
         yield qid, docid, score, tag
 
 
@@ -162,5 +207,5 @@ def without_query(qid: str, found: Sequence[Hit], hits: int, remove_query: bool,
     return [h for h in found if not (remove_query and docid(h) == qid)][:hits]
 
 
-__all__ = ["OUTPUT_FORMATS", "Run", "RunError", "RunWriter", "format_line", "ranked", "read_run", "remove_query_hits",
-           "search_depth", "without_query", "write_run"]
+__all__ = ["OUTPUT_FORMATS", "Run", "RunError", "RunWriter", "check_hit_ids", "check_run_path", "format_line",
+           "parse_score", "ranked", "read_run", "remove_query_hits", "search_depth", "without_query", "write_run"]

@@ -1,11 +1,17 @@
-"""python -m pyserini_diffretriever.fusion --runs SPARSE DENSE --alpha 0.5 --output RUN"""
+"""python -m pyserini_diffretriever.fusion --runs SPARSE DENSE --alpha 0.5 --output RUN
+
+Every numeric flag is range-checked while the flags are parsed, and ``--output`` is checked to be
+a file path (a folder is an error), before a run is read. The fused run lists its queries in the
+first run's order (its file order: the order its topics were searched in), then the queries only
+the second run has, in its order.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..cli import HelpFormatter, run_command
-from ..trec import read_run, write_run
+from ..cli import HelpFormatter, positive_int, run_command, unit_interval
+from ..trec import check_run_path, read_run, write_run
 from . import coverage_warning, hybrid, reciprocal_rank
 
 
@@ -18,22 +24,25 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--runs", nargs=2, required=True, metavar=("SPARSE", "DENSE"),
                         help="two TREC runs: the sparse one first, then the dense one")
-    parser.add_argument("--output", required=True, help="fused TREC run")
+    parser.add_argument("--output", required=True,
+                        help="fused TREC run file (a folder is an error); queries in the order of the first run, then "
+                             "those only the second run has")
     parser.add_argument("--method", choices=["hybrid", "rrf"], default="hybrid",
                         help="hybrid: min-max normalise each run and add them with --alpha; rrf: reciprocal rank "
                              "fusion, sum of 1 / (rrf.k + rank)")
-    parser.add_argument("--alpha", type=float, default=0.5, help="weight of the dense run (hybrid)")
-    parser.add_argument("--rrf.k", dest="rrf_k", type=int, default=60, help="RRF constant")
-    parser.add_argument("--depth", type=int, default=1000, help="hits of each input run used per query")
-    parser.add_argument("--hits", "--k", dest="hits", type=int, default=1000, help="hits written per query")
+    parser.add_argument("--alpha", type=unit_interval, default=0.5,
+                        help="weight of the dense run (hybrid), within [0, 1]")
+    parser.add_argument("--rrf.k", dest="rrf_k", type=positive_int, default=60, help="RRF constant, >= 1")
+    parser.add_argument("--depth", type=positive_int, default=1000, help="hits of each input run used per query, >= 1")
+    parser.add_argument("--hits", "--k", dest="hits", type=positive_int, default=1000,
+                        help="hits written per query, >= 1")
     parser.add_argument("--run-tag", default=None, help="run tag (default diffretriever-hybrid / diffretriever-rrf)")
     args = parser.parse_args(argv)
-    if not 0.0 <= args.alpha <= 1.0:
-        parser.error("--alpha must be within [0, 1]")
     return run_command(lambda: fuse(args))
 
 
 def fuse(args) -> int:
+    check_run_path(args.output)  # before reading: a folder given as --output is refused at once
     sparse, dense = read_run(args.runs[0]), read_run(args.runs[1])
     warning = coverage_warning({args.runs[0]: sparse, args.runs[1]: dense})
     if warning:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..cli import HelpFormatter, run_command
-from . import beir_split, write_json_topics, write_trec_qrels, write_tsv_topics
+from . import beir_split, empty_query_note, write_json_topics, write_trec_qrels, write_tsv_topics
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,9 @@ def main(argv=None) -> int:
 
 def convert(args) -> int:
     topics, qrels = beir_split(args.collection, args.split)
+    note = empty_query_note(topics, Path(args.collection) / "queries.jsonl")
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv_topics(topics, out / f"topics.{args.split}.tsv")

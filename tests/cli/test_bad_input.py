@@ -106,3 +106,87 @@ def test_names_resolve_from_any_directory(tmp_path):
     code = "from pyserini_diffretriever.config import load_config; print(load_config('diffretriever-llada-8b-instruct').kq)"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "4", result.stderr
+
+
+# ---- issue 22, deliverable 3: fusion flags, run files and topics through the commands (in-process)
+def _runs(tmp_path):
+    sparse, dense = tmp_path / "s.trec", tmp_path / "d.trec"
+    sparse.write_text("".join(f"q1 Q0 d{i} {i} {10 - i}.0 s\n" for i in range(1, 6)))
+    dense.write_text("".join(f"q1 Q0 d{i} {i} {1 / i:.6f} d\n" for i in range(3, 9)))
+    return sparse, dense
+
+
+@pytest.mark.parametrize("flag, value", [("--hits", "-3"), ("--hits", "0"), ("--k", "0"), ("--depth", "0"),
+                                         ("--depth", "-1"), ("--rrf.k", "0"), ("--rrf.k", "-60"),
+                                         ("--alpha", "1.5"), ("--alpha", "nan")])
+def test_fusion_numeric_flags_are_range_checked_before_any_work(tmp_path, capsys, flag, value):
+    from pyserini_diffretriever.fusion.__main__ import main
+
+    missing = tmp_path / "no-such.trec"  # the flag is refused before the runs are read
+    with pytest.raises(SystemExit) as exit_:
+        main(["--runs", str(missing), str(missing), "--output", str(tmp_path / "f.trec"), flag, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error: argument" in err and repr(value) in err and "no-such" not in err
+    assert not (tmp_path / "f.trec").exists()
+
+
+def test_fusion_hits_and_depth_of_one_work(tmp_path, capsys):
+    from pyserini_diffretriever.fusion.__main__ import main
+
+    sparse, dense = _runs(tmp_path)
+    assert main(["--runs", str(sparse), str(dense), "--output", str(tmp_path / "f.trec"), "--hits", "1",
+                 "--depth", "1"]) == 0
+    assert (tmp_path / "f.trec").read_text().count("\n") == 1
+
+
+@pytest.mark.parametrize("suffix", ["/", ""])
+def test_fusion_output_given_as_a_folder_is_an_error_before_reading(tmp_path, capsys, suffix):
+    from pyserini_diffretriever.fusion.__main__ import main
+
+    sparse, dense = _runs(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["--runs", str(sparse), str(dense), "--output", f"{tmp_path / 'runs'}{suffix}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "is a folder" in err
+    assert list((tmp_path / "runs").iterdir()) == [] and not (tmp_path / "runs.tmp").exists()
+    assert main(["--runs", str(sparse), str(dense), "--output", f"{tmp_path / 'fresh'}/"]) == 2
+    assert "names a folder" in capsys.readouterr().err and not (tmp_path / "fresh").exists()
+
+
+def test_fusion_refuses_a_nan_score_with_file_and_line(tmp_path, capsys):
+    from pyserini_diffretriever.fusion.__main__ import main
+
+    sparse, dense = _runs(tmp_path)
+    dense.write_text(dense.read_text().replace("0.250000", "nan"))
+    assert main(["--runs", str(sparse), str(dense), "--output", str(tmp_path / "f.trec")]) == 2
+    assert capsys.readouterr().err == f"error: {dense}:2: score 'nan' is not a finite number\n"
+    assert not (tmp_path / "f.trec").exists()
+
+
+@pytest.mark.parametrize("queries, message", [
+    ('{"_id": "1 a", "text": "x"}\n', "queries.jsonl:1: query id '1 a' contains whitespace"),
+    ('{"_id": "1", "text": "x"}\n{"_id": "1", "text": "y"}\n', "queries.jsonl:2: query id '1' already seen at"),
+    ('{"_id": "1", "text": 5}\n', "queries.jsonl:1: the text of query '1' is int, expected a string"),
+])
+def test_topics_command_reports_bad_queries_in_one_line(tmp_path, capsys, queries, message):
+    from pyserini_diffretriever.topics.__main__ import main
+
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n")
+    (tmp_path / "queries.jsonl").write_text(queries)
+    assert main(["--collection", str(tmp_path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_topics_command_reports_empty_query_texts_once(tmp_path, capsys):
+    from pyserini_diffretriever.topics.__main__ import main
+
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n2\td1\t1\n3\td2\t1\n")
+    (tmp_path / "queries.jsonl").write_text('{"_id": "1", "text": ""}\n{"_id": "2", "text": "x"}\n'
+                                            '{"_id": "3", "text": " "}\n')
+    assert main(["--collection", str(tmp_path), "--output-dir", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: 2 of 3 queries in ") and "(1, 3)" in err

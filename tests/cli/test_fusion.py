@@ -178,3 +178,18 @@ def test_remove_query_hits_counts_a_query_seen_again(tmp_path):
     (tmp_path / "r.trec").write_text("q Q0 a 1 3 t\nq Q0 q 2 2 t\np Q0 b 1 1 t\nq Q0 c 3 1 t\nq Q0 d 4 0 t\n")
     assert remove_query_hits(tmp_path / "r.trec", tmp_path / "out.trec", hits=2) == 1
     assert (tmp_path / "out.trec").read_text() == "q Q0 a 1 3 t\np Q0 b 1 1 t\nq Q0 c 2 1 t\n"
+
+
+@pytest.mark.parametrize("method", ["hybrid", "rrf"])
+def test_fused_queries_follow_the_first_run_in_file_order(tmp_path, method):
+    """One query order for every run file: the first run's (the order its topics were searched
+    in), never sorted, neither as strings nor as numbers; queries only the second run has follow,
+    in its order."""
+    from pyserini_diffretriever.fusion.__main__ import main
+
+    (tmp_path / "s.trec").write_text("10 Q0 a 1 3 s\n9 Q0 b 1 2 s\n2 Q0 c 1 1 s\n")
+    (tmp_path / "d.trec").write_text("2 Q0 a 1 3 d\n11 Q0 b 1 2 d\n9 Q0 c 1 1 d\n1 Q0 c 1 1 d\n10 Q0 c 1 1 d\n")
+    assert main(["--runs", str(tmp_path / "s.trec"), str(tmp_path / "d.trec"), "--output", str(tmp_path / "f.trec"),
+                 "--method", method]) == 0
+    order = list(dict.fromkeys(line.split()[0] for line in (tmp_path / "f.trec").read_text().splitlines()))
+    assert order == ["10", "9", "2", "11", "1"]
