@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import HelpFormatter, run_command
+from .cli import HelpFormatter, positive_int, run_command, unit_interval
 from .experiment import ExperimentOptions, default_threads, run_experiment
 
 INTERRUPTED = "finished encoding chunks and complete indexes are kept; run the same command again to resume"
@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="test", help="qrels split to search and evaluate")
     parser.add_argument("--output-dir", help="where runs and results go (default runs/<collection>/<encoder>)")
     parser.add_argument("--index-dir", default="indexes", help="where indexes go (reused when complete)")
-    parser.add_argument("--alpha", type=float, default=0.5, help="hybrid weight of the dense run")
-    parser.add_argument("--hits", type=int, default=1000, help="hits per query in every run")
+    parser.add_argument("--alpha", type=unit_interval, default=0.5, help="hybrid weight of the dense run")
+    parser.add_argument("--hits", type=positive_int, default=1000, help="hits per query in every run")
     parser.add_argument("--remove-query", action="store_true",
                         help="drop a hit whose docid equals the query id from every run (BM25, sparse, dense, hybrid), "
                              "for collections whose queries are documents (ArguAna, Quora). Like Pyserini's "
@@ -48,13 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="re-encode when the index folder holds the encoding of another corpus or encoder "
                              "(without it, that is an error)")
-    parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="texts per forward pass")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's")
     parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the config's)")
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
                         help="encoder weights and activations (default: the config's; auto is bfloat16 on CUDA)")
-    parser.add_argument("--threads", type=int, default=default_threads(), help="Lucene threads")
+    parser.add_argument("--threads", type=positive_int, default=default_threads(), help="Lucene threads")
     return parser
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from ..cli import HelpFormatter, run_command
+from ..cli import HelpFormatter, non_negative_int, positive_int, run_command
 from ..config import load_config
 from .pipeline import LazyEncoder, check_corpus_options, encode_corpus, encode_topics
 from .record import interrupted_note
@@ -36,17 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--topics-output", help="where to write the cached queries (default OUTPUT/queries.<topics name>.jsonl)")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's")
     parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
-    parser.add_argument("--kq", type=int, help="mask positions on the query side (overrides the config)")
-    parser.add_argument("--kp", type=int, help="mask positions on the passage side (overrides the config)")
-    parser.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
-    parser.add_argument("--max-length", type=int, help="token budget of a passage (overrides the config)")
+    parser.add_argument("--kq", type=positive_int, help="mask positions on the query side (overrides the config)")
+    parser.add_argument("--kp", type=positive_int, help="mask positions on the passage side (overrides the config)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="texts per forward pass")
+    parser.add_argument("--max-length", type=positive_int, help="token budget of a passage (overrides the config)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the config's, auto)")
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],
                         help="weights and activations while encoding (default: the config's; auto is bfloat16 on "
                              "CUDA, float32 on CPU)")
-    parser.add_argument("--shard-id", type=int, default=0, help="this machine's shard (document i goes to shard i %% num-shards)")
-    parser.add_argument("--num-shards", type=int, default=1, help="number of machines sharing the corpus")
-    parser.add_argument("--chunk-size", type=int, default=1000, help="documents per output file (the unit of resume)")
+    parser.add_argument("--shard-id", type=non_negative_int, default=0, help="this machine's shard (document i goes to shard i %% num-shards)")
+    parser.add_argument("--num-shards", type=positive_int, default=1, help="number of machines sharing the corpus")
+    parser.add_argument("--chunk-size", type=positive_int, default=1000, help="documents per output file (the unit of resume)")
     parser.add_argument("--dense-dtype", default="float16", choices=["float16", "float32"], help="dense store on disk")
     parser.add_argument("--no-dense", action="store_true", help="write the sparse collection only")
     parser.add_argument("--no-sparse", action="store_true", help="write the dense store only")

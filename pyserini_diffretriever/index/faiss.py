@@ -30,7 +30,7 @@ import time  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from ..cli import HelpFormatter, run_command  # noqa: E402
+from ..cli import HelpFormatter, positive_float, positive_int, run_command  # noqa: E402
 from ..dense.codec import CompressParams  # noqa: E402
 from ..dense.compressed_folder import STORE_FILES, describe as describe_compressed, folder_bytes, index_bytes  # noqa: E402
 from ..dense.faiss_candidates import INDEX_FILE, describe, set_threads  # noqa: E402
@@ -50,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storage", default="sq8", choices=["flat", "fp16", "sq8"],
                         help="vectors inside FAISS: float32, float16, or 8-bit scalar quantized (candidates only; "
                              "the rerank reads the store)")
-    parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: ~2 sqrt(n_vectors), a power of two)")
-    parser.add_argument("--train-size", type=int, default=None, help="vectors sampled to train IVF / the quantizer (default 40 per list)")
-    parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
-    parser.add_argument("--ef-construction", type=int, default=80, help="HNSW construction breadth")
-    parser.add_argument("--threads", type=int, default=None, help="threads for FAISS and torch (default: all cores)")
+    parser.add_argument("--nlist", type=positive_int, default=None, help="IVF lists (default: ~2 sqrt(n_vectors), a power of two)")
+    parser.add_argument("--train-size", type=positive_int, default=None, help="vectors sampled to train IVF / the quantizer (default 40 per list)")
+    parser.add_argument("--hnsw-m", type=positive_int, default=32, help="HNSW links per node")
+    parser.add_argument("--ef-construction", type=positive_int, default=80, help="HNSW construction breadth")
+    parser.add_argument("--threads", type=positive_int, default=None, help="threads for FAISS and torch (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training sample and k-means")
     parser.add_argument("--force", action="store_true", help="rebuild even when a FAISS index is already there")
     comp = parser.add_argument_group("compressed index (--compress)")
@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="FAISS codec of the per-passage mean vectors (e.g. IVF64,SQfp16 or IVF64,SQ8); --codec then codes "
                            "each vector's residual to its passage's coded mean (e.g. PQ32); 'none': no per-passage centroids "
                            "(default: by dimension, see README 'Compressed dense index')")
-    comp.add_argument("--memory-gb", type=float, default=2.0, help="bound on the vectors held in memory while encoding")
-    comp.add_argument("--chunk-rows", type=int, default=None, help="rows encoded per chunk, the unit of resume (default: from --memory-gb)")
+    comp.add_argument("--memory-gb", type=positive_float, default=2.0, help="bound on the vectors held in memory while encoding")
+    comp.add_argument("--chunk-rows", type=positive_int, default=None, help="rows encoded per chunk, the unit of resume (default: from --memory-gb)")
     comp.add_argument("--remove-store", action="store_true",
                       help="delete the float16 vectors.npy after compressing (--rerank-exact then is unavailable)")
     return parser

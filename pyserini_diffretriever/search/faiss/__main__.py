@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from ...cli import HelpFormatter, run_command  # noqa: E402
+from ...cli import HelpFormatter, positive_float, positive_int, run_command  # noqa: E402
 from ...dense.faiss_candidates import set_threads  # noqa: E402
 from ...dense.params import SearchParams  # noqa: E402
 from ...topics import read_topics  # noqa: E402
@@ -47,40 +47,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--topics", required=True, help="topics file: TSV qid<TAB>text, or BEIR queries.jsonl")
     parser.add_argument("--encoder", required=True, help="query encoder: diffretriever-<config> or a YAML path; must match the index")
     parser.add_argument("--output", required=True, help="run file to write")
-    parser.add_argument("--hits", type=int, default=1000, help="hits per query")
+    parser.add_argument("--hits", type=positive_int, default=1000, help="hits per query")
     parser.add_argument("--output-format", default="trec", choices=["trec", "msmarco"],
                         help="trec: 'qid Q0 docid rank score tag'; msmarco: 'qid<TAB>docid<TAB>rank'")
     parser.add_argument("--run-tag", default="diffretriever-dense", help="last column of TREC lines")
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="queries encoded and searched together (exact search reads the matrix once per batch)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for torch and FAISS (default: all cores)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="threads for torch and FAISS (default: all cores)")
     parser.add_argument("--remove-query", action="store_true",
                         help="drop a hit whose docid equals the query id (BEIR convention; --hits are still returned)")
     parser.add_argument("--device", default=None, help="device of the query encoder and the MaxSim products: cpu, cuda, cuda:1 ...")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's (must be the index's)")
     parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
-    parser.add_argument("--kq", type=int, help="query mask positions (overrides the config; may differ from the index's)")
-    parser.add_argument("--kp", type=int, help="passage mask positions of the config (must equal the index's)")
-    parser.add_argument("--max-length", type=int, help="query token budget (overrides the config)")
+    parser.add_argument("--kq", type=positive_int, help="query mask positions (overrides the config; may differ from the index's)")
+    parser.add_argument("--kp", type=positive_int, help="passage mask positions of the config (must equal the index's)")
+    parser.add_argument("--max-length", type=positive_int, help="query token budget (overrides the config)")
     parser.add_argument("--aggregate", default="sum", choices=["sum", "mean"],
                         help="sum over query vectors (published) or mean (the paper's equation); same ranking")
     approx = parser.add_argument_group("approximate search (--approximate)")
     approx.add_argument("--approximate", action="store_true",
                         help="FAISS candidates per query vector + exact MaxSim rerank (needs the index's faiss.index)")
-    approx.add_argument("--candidates", type=int, default=None,
+    approx.add_argument("--candidates", type=positive_int, default=None,
                         help="k': passage vectors retrieved per query vector (default max(512, 2 x hits)); more: "
                              "more candidate documents, slower FAISS search")
-    approx.add_argument("--nprobe", type=int, default=None,
+    approx.add_argument("--nprobe", type=positive_int, default=None,
                         help="IVF lists scanned per query vector (default: enough to scan ~8 k' vectors, at least 8); "
                              "more: higher recall, proportionally slower")
-    approx.add_argument("--ef-search", type=int, default=None, help="HNSW search breadth (default max(k', 64))")
-    approx.add_argument("--max-rerank", type=int, default=None,
+    approx.add_argument("--ef-search", type=positive_int, default=None, help="HNSW search breadth (default max(k', 64))")
+    approx.add_argument("--max-rerank", type=positive_int, default=None,
                         help="cap on documents scored per query (never below --hits)")
     comp = parser.add_argument_group("compressed index (DIR/compressed, used when present)")
-    comp.add_argument("--rerank-exact", type=int, default=None, metavar="N",
+    comp.add_argument("--rerank-exact", type=positive_int, default=None, metavar="N",
                       help="re-score the compressed top max(N, hits) exactly from the float16 store and return "
                            "exact scores (needs the store's vectors.npy)")
-    comp.add_argument("--candidate-docs", type=float, default=None, metavar="F",
+    comp.add_argument("--candidate-docs", type=positive_float, default=None, metavar="F",
                       help="widen the candidate search until each query has at least F x hits candidate documents "
                            "(default 4 for the compressed index, 1 for --approximate); with many vectors per "
                            "document the nearest vectors fall in few documents")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ...cli import HelpFormatter, run_command
+from ...cli import HelpFormatter, positive_int, run_command, unit_interval
 from ...fusion import hybrid
 from ...qdrant import add_target_arguments, open_target
 from ...topics import read_topics
@@ -41,22 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
                              "dense: MAX_SIM (no clamp); hybrid: this package's min-max fusion of the two; "
                              "qdrant-rerank: sparse candidates rescored by MAX_SIM in one server query; "
                              "qdrant-rrf: Qdrant's RRF of the two in one query (default: dense)")
-    parser.add_argument("--hits", type=int, default=1000, help="hits per query (default: 1000)")
-    parser.add_argument("--batch-size", type=int, default=64, help="queries encoded and sent together (default: 64)")
+    parser.add_argument("--hits", type=positive_int, default=1000, help="hits per query (default: 1000)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="queries encoded and sent together (default: 64)")
     parser.add_argument("--output-format", default="trec", choices=list(OUTPUT_FORMATS),
                         help="trec: 'qid Q0 docid rank score tag'; msmarco: 'qid<TAB>docid<TAB>rank' (default: trec)")
     parser.add_argument("--run-tag", help="last column of TREC lines (default: diffretriever-qdrant-<mode>)")
     parser.add_argument("--remove-query", action="store_true",
                         help="drop a hit whose docid equals the query id (BEIR convention; --hits are still returned)")
-    parser.add_argument("--alpha", type=float, default=0.5, help="hybrid: weight of the dense run (default: 0.5)")
-    parser.add_argument("--prefetch", type=int, default=1000,
+    parser.add_argument("--alpha", type=unit_interval, default=0.5, help="hybrid: weight of the dense run (default: 0.5)")
+    parser.add_argument("--prefetch", type=positive_int, default=1000,
                         help="qdrant-rerank / qdrant-rrf: candidates per prefetched list (default: 1000)")
-    parser.add_argument("--rrf-k", type=int, default=61,
+    parser.add_argument("--rrf-k", type=positive_int, default=61,
                         help="qdrant-rrf: Qdrant's constant (its k = this package's k + 1; default: 61)")
     parser.add_argument("--device", help="device of the query encoder: cpu, cuda ... (default: the config's)")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's (must be the collection's)")
-    parser.add_argument("--kq", type=int, help="query mask positions (overrides the config)")
-    parser.add_argument("--max-length", type=int, help="query token budget (overrides the config)")
+    parser.add_argument("--kq", type=positive_int, help="query mask positions (overrides the config)")
+    parser.add_argument("--max-length", type=positive_int, help="query token budget (overrides the config)")
     add_target_arguments(parser)
     return parser
 
