@@ -72,7 +72,7 @@ def read_tsv_topics(path: str | Path) -> dict[str, str]:
                 fixed = Path(path).with_name(f"{Path(path).stem}.noheader{Path(path).suffix}")
                 raise TopicsError(f"{where}: {line.strip()!r} looks like a header line, and topics files have no "
                                   f"header (Pyserini would search it as a query); remove it, e.g. "
-                                  f"tail -n +2 {path} > {fixed}")
+                                  f"tail -n +{number + 1} {path} > {fixed}")
             topics[ids.add(qid, where)] = text
     return topics
 
