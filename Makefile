@@ -29,7 +29,7 @@ EXTRAS ?= test
 # torch 2.13.0: on Python 3.11 the CPU build that lies on this machine's disk; on Python 3.12
 # PyPI's only Linux x86_64 build, which brings the CUDA 13 libraries (about 4.7 GB in the
 # venv) and runs on the CPU as well. Installed first and without the constraints, so that a
-# build from another index (GPU users: see README, "GPU") is kept; the constraints pin the
+# build from another index (GPU users: see the docs, GPU) is kept; the constraints pin the
 # version only.
 TORCH_SPEC ?= torch==2.13.0
 
