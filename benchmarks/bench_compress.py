@@ -56,6 +56,7 @@ from pyserini_diffretriever.dense.params import SearchParams  # noqa: E402
 from pyserini_diffretriever.dense.maxsim import exact_search  # noqa: E402
 from pyserini_diffretriever.dense.store import DenseStore, write_store  # noqa: E402
 from pyserini_diffretriever.dense.synthetic import TopicModel  # noqa: E402
+from pyserini_diffretriever.integrity import docids_digest, write_manifest  # noqa: E402
 
 K, KQ, SEED = 100, 4, 0
 
@@ -122,7 +123,10 @@ def subset_view(index_dir: Path, target: Path, n_docs: int) -> Path:
         shutil.copyfile(index_dir / CENTROID_CODEC_FILE, target / CENTROID_CODEC_FILE)
     meta = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
     meta["compressed"]["n_vectors"] = rows
+    meta.update(n_docs=n_docs, n_vectors=rows, docids_digest=docids_digest(ids))  # what the loader checks the ids against
     (target / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_manifest(target, sorted(f.name for f in target.iterdir() if f.is_file() and f.name != "MANIFEST.json"),
+                   "python benchmarks/bench_compress.py", replace=True)
     return target
 
 

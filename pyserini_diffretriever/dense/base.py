@@ -56,8 +56,9 @@ class DenseIndex(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, path: str | os.PathLike) -> "DenseIndex":
-        """Open a folder of this layout (``loader.load_index`` finds the layout for you)."""
+    def load(cls, path: str | os.PathLike, verify: str = "fast") -> "DenseIndex":
+        """Open a folder of this layout (``loader.load_index`` finds the layout for you),
+        its files verified at ``verify`` first (fast, full or off: ``verification.py``)."""
 
     @abstractmethod
     def search(self, queries: Sequence[np.ndarray] | "QueryBatch", k: int = 10,

@@ -2,7 +2,9 @@
 
 The store's ``meta.json`` records the fingerprint of the corpus it was merged from
 (``corpus_fingerprint``) next to the encoder's checkpoint fingerprint; a store is reused only
-when both match. The merge takes exactly the chunks of the corpus's layout and checks each
+when both match and its files pass verification against their manifest (a damaged store, or
+one written before manifests, is merged again, so re-running encode is the repair its error
+names). The merge takes exactly the chunks of the corpus's layout and checks each
 chunk's document ids against its finished-chunk marker, so a stray chunk file of another
 corpus can never enter the store.
 """
@@ -16,7 +18,10 @@ from tqdm import tqdm
 
 from ..backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
 from ..corpus import ids_digest
-from .store import DenseStoreError, write_store
+from ..errors import one_line
+from ..integrity import IntegrityError
+from .store import STORE_FILES, DenseStore, DenseStoreError, write_store
+from .verification import verify_files
 
 
 def store_meta(config, corpus_digest: str | None = None) -> dict:
@@ -43,8 +48,20 @@ def store_is_current(root: str | Path, fingerprint, config) -> bool:
         return False
     if meta.get("corpus_fingerprint") != fingerprint.digest or meta.get("n_docs") != fingerprint.count:
         return False
-    return meta.get("config") == config.record() and \
-        meta.get("checkpoint_fingerprint") == checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
+    if meta.get("config") != config.record() or \
+            meta.get("checkpoint_fingerprint") != checkpoint_fingerprint(resolve_checkpoint(config.checkpoint)):
+        return False
+    try:
+        if verify_files(root, STORE_FILES, "fast") == "unverified":
+            print(f"dense store {root}: written by an older version without checksums; merging it again to record them")
+            return False
+        DenseStore.open(root, "off")  # the ids and offsets against meta.json (the files were verified just above)
+    except (IntegrityError, DenseStoreError) as err:
+        problems = getattr(err, "problems", ())
+        reason = "; ".join(p.describe() for p in problems) if problems else one_line(err)
+        print(f"dense store {root}: damaged ({reason}); merging it again from the chunks")
+        return False
+    return True
 
 
 def build_store_from_chunks(writer, config, fingerprint, num_shards: int = 1, chunk_size: int = 1000,

@@ -4,6 +4,10 @@ codes): reading and checking a compressed folder (``read_parts``) and ``CodesInd
 base, which searches them (candidates from the layout's ``plan``, then MaxSim over the
 decoded rows in bound order, ``rerank.py``; ``rerank_exact`` re-scores from the float16
 store). FAISS is imported on first use.
+
+Every reader verifies the folder against its manifest before FAISS parses a byte (``verify``:
+fast, full or off; ``verification.py``); the float16 store beside it is verified when the
+exact rerank first reads it.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from .errors import CompressedIndexError, updates_unsupported
 from .maxsim import Hits, MaxSimError, QueryBatch, TopK, check_aggregate
 from .params import SearchParams
 from .rerank import CandidatePlan, RowSource, rerank, score_groups
-from .store import DenseStore
+from .store import DenseStore, check_records
+from .verification import COMPRESS_COMMAND, settle_unverified, verify_files
 
 # candidate documents per query, as a multiple of the hits asked for (SearchParams.candidate_docs):
 # chosen on SciFact train (README, "Compressed dense index")
@@ -49,10 +54,11 @@ class CodesParts:
     store: DenseStore | None
 
 
-def read_parts(path: str | Path, store: bool | None = None) -> CodesParts:
-    """Read the compressed folder at or under ``path`` (``find_compressed``). ``store``:
-    ``None`` opens the float16 store of the parent folder when it is there (for
-    ``rerank_exact``), ``True`` requires it, ``False`` skips it."""
+def read_parts(path: str | Path, store: bool | None = None, verify: str = "fast") -> CodesParts:
+    """Read the compressed folder at or under ``path`` (``find_compressed``), every file it
+    lists verified at ``verify`` first. ``store``: ``None`` opens the float16 store of the
+    parent folder when it is there (for ``rerank_exact``; its vectors are verified when that
+    first reads them), ``True`` requires it (verified now), ``False`` skips it."""
     where = find_compressed(path)
     if where is None:
         raise CompressedIndexError(f"{path} holds no compressed index (meta.json + {CODES_FILE}); build it with "
@@ -63,12 +69,14 @@ def read_parts(path: str | Path, store: bool | None = None) -> CodesParts:
     for name in INDEX_FILES:
         if not (root / name).is_file():
             raise CompressedIndexError(f"compressed index {root} is missing {name}")
+    state = verify_files(root, INDEX_FILES, verify, every_listed=True)
     try:
         meta = json.loads((root / "meta.json").read_text(encoding="utf-8"))
         info = meta["compressed"]
         n_vectors, code_size = int(info["n_vectors"]), int(info["code_size"])
     except (ValueError, KeyError, TypeError) as err:
         raise CompressedIndexError(f"{root / 'meta.json'} is not a compressed index record ({err})") from None
+    settle_unverified(root, state, meta, COMPRESS_COMMAND)
     try:
         codes = np.load(root / CODES_FILE, mmap_mode="r")
     except (ValueError, OSError, EOFError) as err:
@@ -80,21 +88,25 @@ def read_parts(path: str | Path, store: bool | None = None) -> CodesParts:
         offsets = np.load(root / "offsets.npy")
     except (ValueError, OSError, EOFError) as err:
         raise CompressedIndexError(f"{root / 'offsets.npy'} is truncated or corrupt ({err})") from None
-    docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
-    if len(offsets) != len(docids) + 1 or int(offsets[-1]) != n_vectors:
-        raise CompressedIndexError(f"compressed index {root}: offsets.npy ({len(offsets)} entries) does not match "
-                                   f"docids.txt ({len(docids)} ids) and {n_vectors} codes")
+    try:
+        docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise CompressedIndexError(f"{root / 'docids.txt'} is not UTF-8 text ({err})") from None
+    check_records(root, docids, offsets, meta, n_vectors, COMPRESS_COMMAND)
     codec = read_codec(root / CODEC_FILE)
     if int(codec.sa_code_size()) != code_size:
         raise CompressedIndexError(f"{root / CODEC_FILE} makes {codec.sa_code_size()}-byte codes, {CODES_FILE} holds {code_size}")
-    return CodesParts(root, codec, codes, offsets.astype(np.int64), docids, meta, _open_store(root, n_vectors, store))
+    return CodesParts(root, codec, codes, offsets.astype(np.int64), docids, meta, _open_store(root, meta, store, verify))
 
 
-def _open_store(root: Path, n_vectors: int, store: bool | None) -> DenseStore | None:
-    """The float16 store the index was built from (its parent folder), when there."""
+def _open_store(root: Path, meta: dict, store: bool | None, verify: str) -> DenseStore | None:
+    """The float16 store the index was built from (its parent folder), when there; unless
+    ``store`` requires it now, its vectors are verified when the exact rerank first reads them."""
     if store is not False and (root.parent / "vectors.npy").is_file():
-        dense = DenseStore.open(root.parent)
-        if int(dense.vectors.shape[0]) != n_vectors:
+        dense = DenseStore.open(root.parent, verify, defer_vectors=not store)
+        n_vectors = int(meta["compressed"]["n_vectors"])
+        mine, theirs = meta.get("docids_digest"), dense.meta.get("docids_digest")
+        if int(dense.vectors.shape[0]) != n_vectors or (mine and theirs and mine != theirs):
             raise CompressedIndexError(f"the float16 store {root.parent} ({dense.vectors.shape[0]} vectors) is not "
                                        f"the one {root} was built from ({n_vectors})")
         return dense
@@ -127,10 +139,10 @@ class CodesIndex(DenseIndex):
         return index_bytes(self.root)
 
     @classmethod
-    def load(cls, path: str | Path, store: bool | None = None) -> "CodesIndex":
-        """Open the compressed folder at or under ``path`` (``store``: see ``read_parts``);
-        it must hold this class's layout (``loader.load_index`` picks the class)."""
-        parts = read_parts(path, store)
+    def load(cls, path: str | Path, store: bool | None = None, verify: str = "fast") -> "CodesIndex":
+        """Open the compressed folder at or under ``path`` (``store`` and ``verify``: see
+        ``read_parts``); it must hold this class's layout (``loader.load_index`` picks the class)."""
+        parts = read_parts(path, store, verify)
         found = layout_of(parts.meta)
         if found != cls.layout:
             raise CompressedIndexError(f"{parts.root} holds the {found} layout, not the {cls.layout} one: open it with "
@@ -165,6 +177,8 @@ class CodesIndex(DenseIndex):
             raise CompressedIndexError(f"rerank_exact must be positive, got {rerank_exact}")
         if rerank_exact and self.store is None:
             raise CompressedIndexError(f"rerank_exact needs the float16 store beside {self.root}; it is not there")
+        if rerank_exact:
+            self.store.verify_vectors()  # the first read of the float16 vectors
         depth = max(k, rerank_exact or 0)
         top = TopK(len(batch), depth, self.docids)
         if len(self) == 0:

@@ -18,31 +18,44 @@ from typing import Callable
 import numpy as np
 
 from .centroid_build import build_with_centroids
+from ..errors import one_line
+from ..integrity import IntegrityError
 from .codec import CompressParams, nlist_of, resolve_layout, train_codec
 from .compressed_folder import (
-    CODEC_FILE, CODES_FILE, COMPRESSED_DIR, PROGRESS_FILE, chunks_done, describe, finish_build, progress_record,
-    write_json_atomic, write_rows,
+    CODEC_FILE, CODES_FILE, COMPRESSED_DIR, INDEX_FILES, PROGRESS_FILE, chunks_done, describe, finish_build,
+    progress_record, write_json_atomic, write_rows,
 )
 from .errors import CompressedIndexError
 from .faiss_candidates import faiss_module
 from .store import DenseStore
+from .verification import verify_files
 
 
-def build_compressed(store_dir: str | Path, params: CompressParams | None = None, output: str | Path | None = None,
-                     progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None,
-                     force: bool = False) -> Path:
-    """Compress the dense store at ``store_dir`` into ``output`` (default
-    ``store_dir/compressed``); resumes an interrupted build with the same parameters.
-    ``progress`` is called with the rows encoded after every chunk. Returns the folder."""
+def build_compressed(store_dir: str | Path | DenseStore, params: CompressParams | None = None,
+                     output: str | Path | None = None, progress: Callable[[int], None] | None = None,
+                     log: Callable[[str], None] | None = None, force: bool = False, verify: str = "fast") -> Path:
+    """Compress the dense store at ``store_dir`` (a folder, or a ``DenseStore`` already open)
+    into ``output`` (default ``store_dir/compressed``); resumes an interrupted build with the
+    same parameters. ``progress`` is called with the rows encoded after every chunk.
+    ``verify``: how the store (when given as a folder) and a finished index already in
+    ``output`` are checked against their manifests; a damaged finished index is rebuilt.
+    Returns the folder."""
     params = params or CompressParams()
     params.validate()
-    store = DenseStore.open(store_dir)
+    store = store_dir if isinstance(store_dir, DenseStore) else DenseStore.open(store_dir, verify)
     out = Path(output) if output is not None else store.root / COMPRESSED_DIR
     n, dim = int(store.vectors.shape[0]), store.dim
     centroids, codec = resolve_layout(params, dim, n, len(store))
     chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 3)))
     record = progress_record(store, codec, params, chunk_rows, centroids)
     progress_path = out / PROGRESS_FILE
+    if not force and (out / "meta.json").is_file() and not progress_path.exists():
+        try:
+            verify_files(out, INDEX_FILES, verify, every_listed=True)
+        except IntegrityError as err:  # what the error tells a search to do must repair it
+            if log:
+                log(f"rebuilding: {one_line(err)}")
+            force = True
     if force and out.exists():
         shutil.rmtree(out)
     if (out / "meta.json").is_file() and not progress_path.exists():

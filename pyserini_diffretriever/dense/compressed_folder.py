@@ -10,6 +10,8 @@ Files of every compressed folder (``compressed.py``)::
     offsets.npy      as in the store
     docids.txt       as in the store
     meta.json        the store's meta plus the ``compressed`` record; written last
+    MANIFEST.json    size and checksum of every file above, recorded when the build finishes
+                     as written by ``index.faiss --compress`` (``pyserini_diffretriever.integrity``)
     .build.json      while a build runs: how far it got
 
 and, for the per-passage-centroid layout (``passage_centroids.py``)::
@@ -28,9 +30,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..integrity import MANIFEST_NAME, docids_digest, write_manifest
 from .codec import CompressParams
 from .errors import CompressedIndexError
 from .store import DenseStore
+from .verification import COMPRESS_COMMAND
 
 COMPRESSED_DIR = "compressed"
 CODEC_FILE, CODES_FILE, PROGRESS_FILE = "codec.faiss", "codes.npy", ".build.json"
@@ -84,14 +88,20 @@ def write_rows(handle, position: int, rows: np.ndarray) -> None:
 
 def finish_build(store: DenseStore, out: Path, record: dict, state: dict, **sizes) -> Path:
     """Copy the store's document ids and offsets, write ``meta.json`` (the store's meta, the
-    build record and ``sizes``) last, and drop the progress record."""
+    build record and ``sizes``) last, record every file in the folder's manifest, and drop
+    the progress record. The files are hashed here, once the build is done, rather than as
+    they are written: a build that resumes writes its codes over several runs."""
     shutil.copyfile(store.root / "offsets.npy", out / "offsets.npy")
     shutil.copyfile(store.root / "docids.txt", out / "docids.txt")
     info = {k: record[k] for k in ("codec", "centroids", "layout", "n_vectors", "dim", "checkpoint_fingerprint", "seed",
                                    "train_size") if k in record}
     info.update(sizes, format_version=FORMAT_VERSION, chunk_rows=record["chunk_rows"], store_dtype=str(store.vectors.dtype),
                 train_seconds=state.get("train_seconds"))
-    write_json_atomic(out / "meta.json", dict(store.meta, compressed=info))
+    # the ids' digest (a store written before manifests has none) marks meta.json as written with a manifest
+    ids = store.meta.get("docids_digest") or docids_digest(store.docids)
+    write_json_atomic(out / "meta.json", dict(store.meta, docids_digest=ids, compressed=info))
+    files = sorted(f.name for f in out.iterdir() if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST_NAME)
+    write_manifest(out, files, COMPRESS_COMMAND, replace=True)  # before the progress record goes: a crash re-finishes
     (out / PROGRESS_FILE).unlink()
     return out
 
@@ -101,7 +111,9 @@ def folder_bytes(root: Path, names: Sequence[str]) -> int:
 
 
 def index_bytes(root: str | Path) -> int:
-    """All bytes of a compressed index folder (every file but the build's progress record)."""
+    """All bytes of a compressed index folder: every file but the hidden ones (the build's
+    progress record, the verification stamp), so its MANIFEST.json counts (a few hundred
+    bytes: compression ratios against the store's four data files are a little conservative)."""
     return sum(f.stat().st_size for f in Path(root).iterdir() if f.is_file() and not f.name.startswith("."))
 
 

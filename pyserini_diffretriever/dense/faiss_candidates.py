@@ -15,9 +15,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..integrity import ManifestWriter, digest_bytes
 from .errors import ApproximateIndexError
 from .kmeans import nearest_centroid, spherical_kmeans
 from .params import BuildParams, SearchParams, auto_nlist, default_nprobe
+from .verification import FAISS_COMMAND, verify_files, warn_unverified
 
 INDEX_FILE = "faiss.index"
 PARAMS_FILE = "faiss.json"
@@ -118,7 +120,8 @@ class FaissCandidates:
 
     # --------------------------------------------------------------------- save
     def save(self, root: str | Path, extra: dict | None = None) -> Path:
-        """Write ``faiss.index`` and ``faiss.json`` (build params + what it was built on)."""
+        """Write ``faiss.index`` and ``faiss.json`` (build params + what it was built on) and
+        record both in the folder's manifest as written by ``index.faiss``."""
         faiss = faiss_module()
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
@@ -126,13 +129,20 @@ class FaissCandidates:
         faiss.write_index(self.index, str(tmp))
         tmp.replace(root / INDEX_FILE)
         record = {"format_version": PARAMS_VERSION, "build": asdict(self.params), **self.info, **(extra or {})}
-        (root / PARAMS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        text = (json.dumps(record, indent=2) + "\n").encode("utf-8")
+        (root / PARAMS_FILE).write_bytes(text)
+        with ManifestWriter(root, FAISS_COMMAND) as manifest:
+            # FAISS writes the index file itself, so it is hashed right after (from the page cache)
+            manifest.add(INDEX_FILE, flush=False)
+            manifest.add(PARAMS_FILE, digest_bytes(text), flush=False)
         return root / INDEX_FILE
 
     @classmethod
-    def load(cls, root: str | Path, expect: dict | None = None, mmap: bool = False) -> "FaissCandidates":
-        """Read ``faiss.index`` + ``faiss.json`` from ``root``; ``expect`` holds values the
-        record must match (e.g. ``n_vectors``, ``dim``, ``checkpoint_fingerprint``)."""
+    def load(cls, root: str | Path, expect: dict | None = None, mmap: bool = False,
+             verify: str = "fast") -> "FaissCandidates":
+        """Read ``faiss.index`` + ``faiss.json`` from ``root``, verified at ``verify`` before
+        FAISS parses a byte; ``expect`` holds values the record must match (e.g.
+        ``n_vectors``, ``dim``, ``checkpoint_fingerprint``)."""
         faiss = faiss_module()
         root = Path(root)
         path, record_path = root / INDEX_FILE, root / PARAMS_FILE
@@ -141,6 +151,8 @@ class FaissCandidates:
                 f"{root} has no FAISS index ({INDEX_FILE} + {PARAMS_FILE}); build it with "
                 f"`python -m pyserini_diffretriever.index.faiss --index {root}`"
             )
+        if verify_files(root, (INDEX_FILE, PARAMS_FILE), verify) == "unverified":
+            warn_unverified(root, FAISS_COMMAND)
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
             params = BuildParams(**record["build"])

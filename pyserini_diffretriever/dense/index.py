@@ -11,11 +11,13 @@ import numpy as np
 
 from .approximate import approximate_search
 from .base import DenseIndex
+from ..integrity import ManifestWriter
 from .errors import ApproximateIndexError, updates_unsupported
 from .faiss_candidates import INDEX_FILE, PARAMS_FILE, FaissCandidates
 from .maxsim import Hits, QueryBatch, check_aggregate, exact_search
 from .params import BuildParams, SearchParams
 from .store import DenseStore, DenseStoreError, write_store
+from .verification import FAISS_COMMAND
 
 
 class MultiVectorIndex(DenseIndex):
@@ -199,23 +201,26 @@ class MultiVectorIndex(DenseIndex):
                     if k not in ("format_version", "n_docs", "n_vectors", "dim", "dtype")}
             meta.setdefault("aggregate", self.aggregate)
             write_store(root, chunks, int(self._offsets[-1]), int(vectors.shape[1]), meta, self.dtype)
-            for stale in (INDEX_FILE, PARAMS_FILE):
-                if self._candidates is None and (root / stale).exists():
-                    (root / stale).unlink()
+            stale = [name for name in (INDEX_FILE, PARAMS_FILE) if self._candidates is None and (root / name).exists()]
+            for name in stale:
+                (root / name).unlink()
+            if stale:  # the manifest no longer lists them (a listed file that is gone reads as damage)
+                ManifestWriter(root, FAISS_COMMAND).forget(*stale)
         if self._candidates is not None:
             self._candidates.save(root, self._faiss_record())
         self.root, self._on_disk = root, True
         return root
 
     @classmethod
-    def load(cls, root: str | os.PathLike, approximate: bool | None = None) -> "MultiVectorIndex":
+    def load(cls, root: str | os.PathLike, approximate: bool | None = None, verify: str = "fast") -> "MultiVectorIndex":
         """Open a dense store folder (memory-mapped). ``approximate``: ``None`` loads the FAISS
-        index when present, ``True`` requires it, ``False`` skips it."""
-        store = DenseStore.open(root)
+        index when present, ``True`` requires it, ``False`` skips it. ``verify``: how the
+        files are checked against their manifest first (fast, full or off; ``DenseStore.open``)."""
+        store = DenseStore.open(root, verify)
         index = cls.from_store(store)
         path = Path(root) / INDEX_FILE
         if approximate or (approximate is None and path.is_file()):
-            index._candidates = FaissCandidates.load(root, expect=index._faiss_record())
+            index._candidates = FaissCandidates.load(root, expect=index._faiss_record(), verify=verify)
         return index
 
     @classmethod
@@ -290,9 +295,9 @@ class ApproximateIndex(MultiVectorIndex):
     default_approximate = True
 
     @classmethod
-    def load(cls, root: str | os.PathLike, approximate: bool | None = True) -> "ApproximateIndex":
+    def load(cls, root: str | os.PathLike, approximate: bool | None = True, verify: str = "fast") -> "ApproximateIndex":
         """Open a store folder with its FAISS index (required, whatever ``approximate`` says)."""
-        return super().load(root, approximate=True)
+        return super().load(root, approximate=True, verify=verify)
 
     def add(self, docids: Sequence[str], vectors: Sequence[np.ndarray]) -> "ApproximateIndex":
         raise updates_unsupported(self.layout)

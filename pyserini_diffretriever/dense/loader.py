@@ -18,7 +18,7 @@ COMPRESSED_LAYOUTS = {"compressed": CompressedIndex, CENTROID_LAYOUT: CentroidCo
 
 
 def load_index(path: str | os.PathLike, approximate: bool | None = None, compressed: bool | None = None,
-               store: bool | None = None) -> DenseIndex:
+               store: bool | None = None, verify: str = "fast") -> DenseIndex:
     """The dense index at ``path``: a dense store folder (``DIR/dense``; ``DIR`` works too) or
     a compressed folder.
 
@@ -34,6 +34,11 @@ def load_index(path: str | os.PathLike, approximate: bool | None = None, compres
     ``store`` (compressed layouts): ``None`` opens the float16 store beside the index when it
     is there (for ``SearchParams.rerank_exact``), ``True`` requires it, ``False`` skips it.
 
+    ``verify``: the files are checked against the checksums recorded when they were written
+    before anything reads them: ``fast`` (small files every time, large files on first use),
+    ``full`` (every file hashed) or ``off``; damage raises ``integrity.IntegrityError`` naming
+    the file and the command to re-run (``verification.py``).
+
     Examples
     --------
     >>> index = load_index("indexes/scifact/dense")                             # doctest: +SKIP
@@ -42,15 +47,15 @@ def load_index(path: str | os.PathLike, approximate: bool | None = None, compres
     path = Path(path)
     where = find_compressed(path) if not (compressed is False or approximate) else None
     if where is not None:
-        parts = read_parts(where, store)
+        parts = read_parts(where, store, verify)
         return COMPRESSED_LAYOUTS[layout_of(parts.meta)].from_parts(parts)
     root = resolve_store_dir(path)
     if compressed:
         raise DenseStoreError(f"{root} holds no compressed index; build it with "
                               f"`python -m pyserini_diffretriever.index.faiss --index {root} --compress`")
     if approximate or (approximate is None and (root / INDEX_FILE).is_file()):
-        return ApproximateIndex.load(root)
-    return MultiVectorIndex.load(root, approximate=False)
+        return ApproximateIndex.load(root, verify=verify)
+    return MultiVectorIndex.load(root, approximate=False, verify=verify)
 
 
 __all__ = ["COMPRESSED_LAYOUTS", "load_index"]

@@ -14,6 +14,9 @@ FAISS code, searched without the float16 store; ``pyserini_diffretriever.dense.c
 built by ``pyserini_diffretriever.dense.compressed_build``),
 streaming the store in chunks (resumable: run the same command again after an interruption);
 ``--remove-store`` then deletes the float16 vectors.
+
+Both record what they write in the folder's MANIFEST.json (size and checksum) and first check
+the store against its own (``--verify``); an existing index found damaged is rebuilt.
 """
 from __future__ import annotations
 
@@ -36,6 +39,9 @@ from ..dense.compressed_folder import STORE_FILES, describe as describe_compress
 from ..dense.faiss_candidates import INDEX_FILE, describe, set_threads  # noqa: E402
 from ..dense.params import BuildParams  # noqa: E402
 from ..dense.store import DenseStore, resolve_store_dir  # noqa: E402
+from ..errors import one_line  # noqa: E402
+from ..dense.verification import STORE_COMMAND  # noqa: E402
+from ..integrity import LEVELS, MANIFEST_NAME, IntegrityError, ManifestWriter  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=positive_int, default=None, help="threads for FAISS and torch (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training sample and k-means")
     parser.add_argument("--force", action="store_true", help="rebuild even when a FAISS index is already there")
+    parser.add_argument("--verify", default="fast", choices=LEVELS,
+                        help="check the store (and an index already there) against the checksums recorded when they "
+                             "were written: fast hashes small files every time and large ones on first use, full hashes "
+                             "every file, off checks nothing")
     comp = parser.add_argument_group("compressed index (--compress)")
     comp.add_argument("--compress", action="store_true",
                       help="build the compressed index DIR/compressed (codes only; searched without the float16 store)")
@@ -85,14 +95,14 @@ def run(args) -> int:
     from ..dense.index import MultiVectorIndex  # deferred: loads torch (--help stays fast)
 
     root = resolve_store_dir(args.index)
-    index = MultiVectorIndex.load(root, approximate=False)
+    index = MultiVectorIndex.load(root, approximate=False, verify=args.verify)
     if (root / INDEX_FILE).is_file() and not args.force:
         try:
-            MultiVectorIndex.load(root, approximate=True)
+            MultiVectorIndex.load(root, approximate=True, verify=args.verify)
             print(f"{root / INDEX_FILE} exists and matches the store; --force rebuilds it")
             return 0
-        except ValueError as err:
-            print(f"rebuilding: {err}", file=sys.stderr)
+        except (ValueError, IntegrityError) as err:  # stale or damaged: what its error says to do must repair it
+            print(f"rebuilding: {one_line(err)}", file=sys.stderr)
     set_threads(args.threads)
     params = BuildParams(kind=args.kind, storage=args.storage, nlist=args.nlist, train_size=args.train_size,
                          hnsw_m=args.hnsw_m, ef_construction=args.ef_construction, seed=args.seed)
@@ -123,12 +133,12 @@ def compress(args) -> int:
 
     root = resolve_store_dir(args.index)
     set_threads(args.threads)
-    store = DenseStore.open(root)
+    store = DenseStore.open(root, args.verify)
     params = CompressParams(codec=args.codec, centroids=args.centroids, train_size=args.train_size, seed=args.seed, memory_gb=args.memory_gb,
                             chunk_rows=args.chunk_rows)
     started = time.time()
     with tqdm(total=int(store.vectors.shape[0]), unit="vec", unit_scale=True, desc="compress") as bar:
-        out = build_compressed(root, params, progress=bar.update, log=tqdm.write, force=args.force)
+        out = build_compressed(store, params, progress=bar.update, log=tqdm.write, force=args.force, verify=args.verify)
     store_bytes = folder_bytes(root, STORE_FILES)
     compressed_bytes = index_bytes(out)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
@@ -137,6 +147,8 @@ def compress(args) -> int:
           f"({time.time() - started:.1f} s)")
     if args.remove_store:
         (root / "vectors.npy").unlink()
+        if (root / MANIFEST_NAME).is_file():  # removed on purpose, not damage: no longer listed
+            ManifestWriter(root, STORE_COMMAND).forget("vectors.npy")
         print(f"removed {root / 'vectors.npy'} (search uses {out}; --rerank-exact is no longer available)")
     return 0
 

@@ -24,14 +24,14 @@ from .check import (
     verify_tree,
 )
 from .hashing import ALGORITHM, CHUNK_BYTES, FileDigest, HashingWriter, digest_bytes, hash_file
-from .ids import check_docids, check_offsets, docids_digest
+from .ids import DocidsDigest, check_docids, check_offsets, docids_digest
 from .manifest import (
     MANIFEST_NAME, FileRecord, IntegrityError, Manifest, ManifestWriter, Problem, command_line, read_manifest,
     write_manifest,
 )
 
 __all__ = [
-    "ALGORITHM", "CHUNK_BYTES", "FileDigest", "FileRecord", "FolderStatus", "HashingWriter", "IntegrityError",
+    "ALGORITHM", "CHUNK_BYTES", "DocidsDigest", "FileDigest", "FileRecord", "FolderStatus", "HashingWriter", "IntegrityError",
     "KNOWN_RECORDS", "LEVELS", "MANIFEST_NAME", "Manifest", "ManifestWriter", "Problem", "SMALL_BYTES", "STAMP_NAME",
     "check_docids", "check_level", "check_offsets", "command_line", "digest_bytes", "docids_digest", "find_folders",
     "hash_file", "read_manifest", "read_stamp", "verify_folder", "verify_tree", "write_manifest",

@@ -22,19 +22,32 @@ from .manifest import IntegrityError, rerun_hint
 BATCH = 65536
 
 
+class DocidsDigest:
+    """:func:`docids_digest` computed piece by piece (a writer that streams its ids):
+    ``update(ids)`` any number of times, then ``hexdigest()``."""
+
+    def __init__(self) -> None:
+        self.hasher = hashlib.sha256()
+
+    def update(self, docids: Iterable[str]) -> "DocidsDigest":
+        batch: list[bytes] = []
+        for docid in docids:
+            raw = str(docid).encode("utf-8")
+            batch.append(len(raw).to_bytes(8, "little"))
+            batch.append(raw)
+            if len(batch) >= 2 * BATCH:
+                self.hasher.update(b"".join(batch))
+                batch.clear()
+        self.hasher.update(b"".join(batch))
+        return self
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+
 def docids_digest(docids: Iterable[str]) -> str:
     """SHA-256 of the ids in order, framed exactly as the corpus fingerprint frames them."""
-    hasher = hashlib.sha256()
-    batch: list[bytes] = []
-    for docid in docids:
-        raw = str(docid).encode("utf-8")
-        batch.append(len(raw).to_bytes(8, "little"))
-        batch.append(raw)
-        if len(batch) >= 2 * BATCH:
-            hasher.update(b"".join(batch))
-            batch.clear()
-    hasher.update(b"".join(batch))
-    return hasher.hexdigest()
+    return DocidsDigest().update(docids).hexdigest()
 
 
 def check_docids(docids: list[str], expected_count: int | None, expected_digest: str | None, *,
@@ -79,4 +92,4 @@ def check_offsets(offsets: np.ndarray, n_docs: int, n_rows: int, *, where: str =
              f"({'decreasing' if steps[i] < 0 else 'empty'}; {bad.size} such documents)")
 
 
-__all__ = ["check_docids", "check_offsets", "docids_digest"]
+__all__ = ["DocidsDigest", "check_docids", "check_offsets", "docids_digest"]

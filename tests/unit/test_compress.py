@@ -20,6 +20,7 @@ from pyserini_diffretriever.dense.params import ApproximateStats, BuildParams, S
 from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
 from pyserini_diffretriever.dense.store import DenseStore, write_store
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
+from pyserini_diffretriever.integrity import IntegrityError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -198,13 +199,18 @@ def test_truncated_and_unusable_files(tmp_path, built):
         (copy / f.name).write_bytes(f.read_bytes())
     data = (copy / CODES_FILE).read_bytes()
     (copy / CODES_FILE).write_bytes(data[: len(data) // 2])
-    with pytest.raises(CompressedIndexError, match="codes.npy is truncated or corrupt"):
+    # the manifest names the damage before anything parses it; unverified, the file's own checks still do
+    with pytest.raises(IntegrityError, match=r"codes.npy has \d+ bytes, MANIFEST.json records \d+ \(truncated"):
         CompressedIndex.load(copy)
+    with pytest.raises(CompressedIndexError, match="codes.npy is truncated or corrupt"):
+        CompressedIndex.load(copy, verify="off")
     (copy / CODES_FILE).write_bytes(data)
     codec = (copy / CODEC_FILE).read_bytes()
     (copy / CODEC_FILE).write_bytes(codec[: len(codec) // 3])
-    with pytest.raises(CompressedIndexError, match="codec.faiss cannot be read"):
+    with pytest.raises(IntegrityError, match="codec.faiss has"):
         CompressedIndex.load(copy)
+    with pytest.raises(CompressedIndexError, match="codec.faiss cannot be read"):
+        CompressedIndex.load(copy, verify="off")
     with pytest.raises(CompressedIndexError, match="holds no compressed index"):
         CompressedIndex.load(tmp_path / "nothing")
     with pytest.raises(CompressedIndexError, match="is not a FAISS index_factory string"):

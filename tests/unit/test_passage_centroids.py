@@ -20,6 +20,7 @@ from pyserini_diffretriever.dense.params import SearchParams
 from pyserini_diffretriever.dense.passage_centroids import CentroidCompressedIndex, plan_from_centroids
 from pyserini_diffretriever.dense.store import DenseStore, write_store
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
+from pyserini_diffretriever.integrity import MANIFEST_NAME, IntegrityError
 
 PARAMS = dict(centroids="IVF16,SQfp16", codec="PQ32")
 
@@ -167,20 +168,25 @@ def test_chunked_build_equals_in_memory_build_and_resumes(tmp_path, built, colle
 def test_ratio_counts_every_file_and_truncation_is_reported(tmp_path, built):
     store, out = built
     names = {f.name for f in out.iterdir()}
-    assert {CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE, CODES_FILE, "codec.faiss"} <= names
-    assert index_bytes(out) == sum((out / name).stat().st_size for name in names)
+    assert {CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE, CODES_FILE, "codec.faiss", MANIFEST_NAME} <= names
+    assert index_bytes(out) == sum((out / name).stat().st_size for name in names)  # the manifest counts
     copy = tmp_path / "copy"
     copy.mkdir()
     for f in out.iterdir():
         (copy / f.name).write_bytes(f.read_bytes())
     data = (copy / CENTROID_CODES_FILE).read_bytes()
     (copy / CENTROID_CODES_FILE).write_bytes(data[: len(data) // 2])
-    with pytest.raises(CompressedIndexError, match="centroid_codes.npy or residual_norms.npy is truncated"):
+    # the manifest names the damage before anything parses it; unverified, the files' own checks still do
+    with pytest.raises(IntegrityError, match="centroid_codes.npy has .* bytes, MANIFEST.json records"):
         load_index(copy)
+    with pytest.raises(CompressedIndexError, match="centroid_codes.npy or residual_norms.npy is truncated"):
+        load_index(copy, verify="off")
     (copy / CENTROID_CODES_FILE).write_bytes(data)
     (copy / NORMS_FILE).unlink()
-    with pytest.raises(CompressedIndexError, match="missing residual_norms.npy"):
+    with pytest.raises(IntegrityError, match="residual_norms.npy is missing"):
         load_index(copy)
+    with pytest.raises(CompressedIndexError, match="missing residual_norms.npy"):
+        load_index(copy, verify="off")
 
 
 def test_default_layout_by_dimension():

@@ -148,6 +148,10 @@ class MultiVectorSearcher:
         and ``approximate`` is not asked for; ``True`` requires it, ``False`` skips it.
     rerank_exact : with a compressed index, re-score its top ``max(N, k)`` from the float16
         store and return exact scores.
+    verify : how the index's files are checked against the checksums recorded when they were
+        written, before any is read: ``"fast"`` (small files every time, large files on first
+        use), ``"full"`` (every file hashed) or ``"off"``; damage raises
+        ``integrity.IntegrityError`` naming the file and the command to re-run.
 
     The index is opened by ``dense.loader.load_index`` (``index``: a ``DenseIndex`` of the
     layout found) and searched with its one ``search(queries, k, params)``.
@@ -163,7 +167,7 @@ class MultiVectorSearcher:
     def __init__(self, index_dir: str | Path, query_encoder, approximate: bool = False,
                  params: SearchParams | None = None, aggregate: str = "sum", device: str = "cpu",
                  encoder_overrides: dict | None = None, warn=None, compressed: bool | None = None,
-                 rerank_exact: int | None = None) -> None:
+                 rerank_exact: int | None = None, verify: str = "fast") -> None:
         # deferred: the index layouts load torch (and FAISS), and `python -m ...search.faiss`
         # imports this package before its __main__ sets the OpenMP wait policy
         from ...dense.loader import load_index
@@ -172,7 +176,7 @@ class MultiVectorSearcher:
         # compressed: None uses the compressed index (STORE/compressed) when there is one and
         # --approximate is not asked for; rerank_exact re-scores its top hits from the store
         self.index = load_index(self.root, approximate=bool(approximate), compressed=compressed,
-                                store=True if rerank_exact else None)
+                                store=True if rerank_exact else None, verify=verify)
         self.compressed = self.index.compressed
         self.rerank_exact = rerank_exact
         self.approximate = approximate

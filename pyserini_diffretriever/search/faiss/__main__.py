@@ -32,6 +32,7 @@ from tqdm import tqdm  # noqa: E402
 from ...cli import HelpFormatter, positive_float, positive_int, run_command  # noqa: E402
 from ...dense.faiss_candidates import set_threads  # noqa: E402
 from ...dense.params import SearchParams  # noqa: E402
+from ...integrity import LEVELS  # noqa: E402
 from ...topics import read_topics  # noqa: E402
 from ...trec import search_depth, without_query  # noqa: E402
 from . import MultiVectorSearcher, resolve_store_dir  # noqa: E402
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-length", type=positive_int, help="query token budget (overrides the config)")
     parser.add_argument("--aggregate", default="sum", choices=["sum", "mean"],
                         help="sum over query vectors (published) or mean (the paper's equation); same ranking")
+    parser.add_argument("--verify", default="fast", choices=LEVELS,
+                        help="check the index's files against the checksums recorded when they were written, before "
+                             "searching: fast hashes small files every time and large ones on first use, full hashes "
+                             "every file, off checks nothing")
     approx = parser.add_argument_group("approximate search (--approximate)")
     approx.add_argument("--approximate", action="store_true",
                         help="FAISS candidates per query vector + exact MaxSim rerank (needs the index's faiss.index)")
@@ -118,7 +123,8 @@ def run(args) -> int:
     searcher = MultiVectorSearcher(store_dir, args.encoder, approximate=args.approximate, params=params,
                                    aggregate=args.aggregate, device=_maxsim_device(args.device),
                                    encoder_overrides={k: v for k, v in overrides.items() if v is not None},
-                                   compressed=False if args.no_compressed else None, rerank_exact=args.rerank_exact)
+                                   compressed=False if args.no_compressed else None, rerank_exact=args.rerank_exact,
+                                   verify=args.verify)
     qids = list(topics)
     depth = search_depth(args.hits, args.remove_query)
     output = Path(args.output)
