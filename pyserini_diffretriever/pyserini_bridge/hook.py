@@ -26,6 +26,12 @@ that never import Pyserini pay well under a millisecond. The finder acts on thre
       negative, so every query token that occurs in the index is kept). ``--min-idf 1`` (or
       any non-zero value) is kept as given. ``SlimSearcher``, which uses ``min_idf`` for
       something else, is left alone.
+    * the encoder check: before the index is opened, a DiffRetriever query encoder (or a
+      cached-query file whose ``.meta.json`` sidecar names one) is compared with the encoder
+      recorded in the index's ``diffretriever-index.json``
+      (:mod:`~pyserini_diffretriever.pyserini_bridge.encoder_check`): a mismatch is refused
+      (the stock command prints one line and exits 2), an index with no record gets one
+      warning line.
 ``pyserini.search.__main__``
     The deprecated alias ``python -m pyserini.search`` re-runs ``python -m
     pyserini.search.lucene`` through ``os.system``, i.e. whichever ``python`` is first on
@@ -229,6 +235,28 @@ def make_query_encoder(query_encoder: str):
     return DiffRetrieverQueryEncoder(query_encoder)
 
 
+def has_encoder_sidecar(query_encoder) -> bool:
+    """Whether ``query_encoder`` is a cached-query file with a ``.meta.json`` sidecar (written by
+    ``python -m pyserini_diffretriever.encode --topics``)."""
+    return isinstance(query_encoder, str) and os.path.isfile(os.path.expanduser(query_encoder) + ".meta.json")
+
+
+def check_index_encoder(index_dir, query_encoder, ours: bool) -> None:
+    """The impact index's encoder record against the query encoder
+    (:func:`~pyserini_diffretriever.pyserini_bridge.encoder_check.check_before_search`): a
+    mismatch is refused, a missing record is one warning."""
+    # deferred: reads encoder configs; only searches with a DiffRetriever encoder need it
+    from ..errors import DiffRetrieverError
+    from .encoder_check import check_before_search
+
+    try:
+        check_before_search(index_dir, query_encoder, ours)
+    except DiffRetrieverError:
+        raise
+    except Exception as err:  # a fault of the check itself must not stop Pyserini's search
+        _warn(f"could not check the query encoder against {index_dir}: {type(err).__name__}: {err}")
+
+
 def _patch_impact_module(module) -> None:
     cls = getattr(module, "LuceneImpactSearcher", None)
     if cls is None:
@@ -265,8 +293,12 @@ def patch_impact_searcher(cls) -> None:
 
     @functools.wraps(original_init)
     def __init__(self, index_dir, query_encoder, min_idf=0, *args, **kwargs):
+        ours = is_diffretriever_encoder(query_encoder)
+        encoder_type = args[0] if args else kwargs.get("encoder_type", "pytorch")
+        if encoder_type == "pytorch" and (ours or has_encoder_sidecar(query_encoder)):
+            check_index_encoder(index_dir, query_encoder, ours)  # before the index opens or a query is encoded
         keeps_plain_search = (type(self).search, type(self).batch_search) == plain_search
-        if keeps_plain_search and min_idf == 0 and is_diffretriever_encoder(query_encoder):
+        if keeps_plain_search and min_idf == 0 and ours:
             min_idf = -1  # keep tokens found in every document: score == dot product
         original_init(self, index_dir, query_encoder, min_idf, *args, **kwargs)
 

@@ -16,115 +16,18 @@ from typing import Sequence
 
 import numpy as np
 
-from ...backbones.checkpoint import checkpoint_fingerprint, resolve_checkpoint
-from ...config import ConfigError, load_config
+from ...config import load_config
 from ...dense.params import ApproximateStats, SearchParams
 from ...dense.store import resolve_store_dir
+# the encoder check is shared with the Qdrant and stock Lucene searches; its names stay importable from here
+from ...encode.compatibility import EncoderMismatchError, check_encoder, query_fingerprint  # noqa: F401
 from ...encode.factory import build_encoder
-from ...encode.onnx_encoder import export_fingerprint
-from ...errors import DiffRetrieverError
-
-#: Config fields that shape the passage vectors: a query encoder differing in one of these
-#: searches a different vector space. (kq and max_length_query are query-side and may be
-#: overridden; sparse_topk / quantization* only affect the sparse side.)
-MUST_MATCH = ("method", "backbone", "kp", "pooling")
-SHOULD_MATCH = ("prompt_one", "prompt_few", "shift_logits", "denoising_steps", "stop_token_truncation",
-                "count_masks_in_length", "max_length_passage", "max_new_tokens")
-
-
-class EncoderMismatchError(DiffRetrieverError, ValueError):
-    """The query encoder is not the encoder the dense store was built with."""
 
 
 @dataclass
 class DenseSearchResult:
     docid: str
     score: float
-
-
-RUNTIME_FIELDS = ("source", "device", "batch_size", "dtype")
-
-
-def config_fields(config) -> dict:
-    """The fields of an encoder configuration that shape its outputs (as in ``meta.json``)."""
-    record = dataclasses.asdict(config)
-    for runtime in RUNTIME_FIELDS:
-        record.pop(runtime, None)
-    return record
-
-
-def query_fingerprint(config) -> str:
-    if getattr(config, "runtime", "torch") == "onnx":  # recorded by the export: no checkpoint, no torch needed
-        return export_fingerprint(config)
-    return checkpoint_fingerprint(resolve_checkpoint(config.checkpoint))
-
-
-def check_encoder(meta: dict, config, dim: int | None = None, store: str | Path = "the index") -> list[str]:
-    """Refuse a query encoder that does not match the store's; return warnings for softer
-    differences. ``dim``: the encoder's hidden size when known (checked against
-    ``meta['dim']``). The checkpoint fingerprint is only computed (reading a few MB of the
-    query encoder's checkpoint) when the configuration fields agree."""
-    stored = meta.get("config") or {}
-    if not stored and meta.get("checkpoint_fingerprint") is None:
-        return [f"{store} has no encoder record in meta.json; the query encoder cannot be checked"]
-    mine = config_fields(config)
-    problems = [f"{key} {stored.get(key)!r} vs {mine.get(key)!r}"
-                for key in MUST_MATCH if key in stored and stored.get(key) != mine.get(key)]
-    if dim is not None and meta.get("dim") is not None and int(meta["dim"]) != int(dim):
-        problems.append(f"dimension {meta['dim']} vs {dim}")
-    if not problems and meta.get("checkpoint_fingerprint") is not None:
-        fingerprint = query_fingerprint(config)
-        if meta.get("checkpoint_fingerprint") != fingerprint:
-            problems.append(
-                f"checkpoint ({stored.get('checkpoint', '?')}, fingerprint {str(meta['checkpoint_fingerprint'])[:12]} "
-                f"vs {mine.get('checkpoint')}, fingerprint {fingerprint[:12]})"
-            )
-    if problems:
-        stored_name = meta.get("encoder") or "an unnamed encoder"
-        raise EncoderMismatchError(
-            f"{store} was encoded with diffretriever-{stored_name}, the query encoder is diffretriever-{config.name}; "
-            f"they differ in {'; '.join(problems)} (index vs query encoder). {working_hint(meta, config)}"
-        )
-    return [f"{store} differs from the query encoder diffretriever-{config.name} in {key}: "
-            f"{stored.get(key)!r} (index) vs {mine.get(key)!r} (query encoder)"
-            for key in SHOULD_MATCH if key in stored and stored.get(key) != mine.get(key)]
-
-
-def _differences(meta: dict, config) -> list[str]:
-    """MUST_MATCH fields and the checkpoint fingerprint that differ (empty: the encoder fits)."""
-    stored = meta.get("config") or {}
-    mine = config_fields(config)
-    found = [key for key in MUST_MATCH if key in stored and stored.get(key) != mine.get(key)]
-    if not found and meta.get("checkpoint_fingerprint") is not None:
-        try:
-            if query_fingerprint(config) != meta["checkpoint_fingerprint"]:
-                found.append("checkpoint")
-        except (OSError, ValueError):
-            found.append("checkpoint")
-    return found
-
-
-def working_hint(meta: dict, config) -> str:
-    """A suggestion that passes :func:`check_encoder` (each candidate is checked first), or
-    the honest statement that no query-side option makes this encoder fit."""
-    stored = meta.get("config") or {}
-    candidates = []
-    if "kp" in stored:
-        candidates.append((f"--kp {stored['kp']}", lambda: config.replace(kp=stored["kp"])))
-    if meta.get("encoder"):
-        name = f"diffretriever-{meta['encoder']}"
-        candidates.append((f"--encoder {name}", lambda: load_config(name)))
-        if stored.get("checkpoint"):
-            candidates.append((f"--encoder {name} --checkpoint {stored['checkpoint']}",
-                               lambda: load_config(name, checkpoint=stored["checkpoint"])))
-    for flags, make in candidates:
-        try:
-            if not _differences(meta, make()):
-                return f"Search with {flags} (checked: it matches the index)."
-        except (ConfigError, OSError, ValueError):
-            continue
-    return ("No query encoder option makes this one fit the index: search with the encoder the index was built "
-            "with, or encode the corpus again with this one (python -m pyserini_diffretriever.encode).")
 
 
 class MultiVectorSearcher:
