@@ -8,8 +8,8 @@ that wrote its vectors, so that stock ``pyserini.search.lucene`` refuses another
 Reads ``ENCODED/encoder.json`` and ``ENCODED/corpus.json`` (written by
 ``python -m pyserini_diffretriever.encode``), checks that the index holds as many documents as
 the encoded corpus, and writes ``diffretriever-index.json`` inside the index folder
-(:mod:`pyserini_diffretriever.pyserini_bridge.index_record`). Indexes built by
-``python -m pyserini_diffretriever.run`` need no such step.
+(:mod:`pyserini_diffretriever.pyserini_bridge.index_record`); fields already recorded there
+are kept.
 """
 from __future__ import annotations
 

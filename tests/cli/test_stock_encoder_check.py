@@ -9,9 +9,10 @@ Then, through the stock command:
 * the same YAML with another ``kp``, and a cached-query file encoded with it (its ``.meta.json``
   sidecar names the encoder), are refused before any query is encoded: one ``error:`` line
   naming both encoders, exit 2, no run;
-* the index with no record warns once and searches.
+* the index with no record warns once and searches;
+* an unknown ``diffretriever-`` name is one error line too (not a traceback).
 
-The four searches start together (one JVM each). The in-process tests check the same logic
+The five searches start together (one JVM each). The in-process tests check the same logic
 without a JVM: sidecars, fingerprints, a prebuilt index name, the record command's refusals.
 """
 from __future__ import annotations
@@ -97,13 +98,14 @@ def built(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def searches(built) -> dict:
-    """The four stock searches, run together."""
+    """The stock searches, run together."""
     work = built["work"]
     jobs = {
         "match": (built["index"], built["encoder"]),
         "other_kp": (built["index"], built["other"]),
         "other_cached": (built["index"], built["cached"]),
         "no_record": (work / "index-no-record", built["encoder"]),
+        "unknown": (built["index"], "diffretriever-no-such-config"),
     }
     started = {}
     for name, (index, encoder) in jobs.items():
@@ -169,6 +171,14 @@ def test_index_without_record_warns_once_and_searches(built, searches):
     assert len(warnings) == 1, describe(result)
     assert "no encoder record" in warnings[0] and "pyserini_diffretriever.index.record" in warnings[0], warnings
     assert (built["work"] / "no_record.run").read_text() == (built["work"] / "match.run").read_text()
+
+
+def test_unknown_encoder_name_is_one_line(searches):
+    result = searches["unknown"]
+    assert result.returncode == 2, describe(result)
+    errors = our_lines(result.stderr, "error")
+    assert len(errors) == 1 and "unknown encoder 'diffretriever-no-such-config'" in errors[0], describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
 
 
 # ------------------------------------------------------------------------- no JVM below
