@@ -37,21 +37,6 @@ TIMEOUT = 300
 TOPICS = {"q1": "vitamin scurvy sailor", "q2": "gene mutation virus", "q3": "ocean ship voyage"}
 
 
-def _splade_tiny_missing() -> str | None:
-    try:
-        from pyserini_diffretriever.backbones.checkpoint import resolve_checkpoint
-        from pyserini_diffretriever.config import load_config
-
-        resolve_checkpoint(load_config("diffretriever-splade-tiny").checkpoint)
-    except Exception as err:
-        return str(err)
-    return None
-
-
-pytestmark = pytest.mark.skipif(_splade_tiny_missing() is not None,
-                                reason=f"SPLADE-tiny unavailable: {_splade_tiny_missing()}")
-
-
 def command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     result = subprocess.run([PY, "-m", *args], capture_output=True, text=True, timeout=TIMEOUT,
                             env=user_environment(), cwd=cwd)
