@@ -122,3 +122,135 @@ def write_test_encoder(workdir: Path) -> Path:
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
+
+
+def expected_top(ref, docids, k: int):
+    """Brute-force order: score descending, docid ascending."""
+    import numpy as np
+
+    keys = np.array(docids)
+    return np.lexsort((keys, -ref))[:k]
+
+
+def recall(hits, reference, k):
+    """The share of the reference's top k that hits finds, averaged over the queries."""
+    import numpy as np
+
+    return float(np.mean([len(set(a.indices[:k].tolist()) & set(b.indices[:k].tolist())) / k
+                          for a, b in zip(hits, reference)]))
+
+
+@pytest.fixture(scope="module")
+def faiss_one_thread():
+    """FAISS on one thread: small training jobs are many short parallel regions, which
+    stall on a shared, oversubscribed CPU; the results do not depend on the thread count."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+# ---- a folder with a manifest (integrity tests, in-process and across processes)
+SMALL = 4096  # the integrity tests' "large file" threshold: files of SMALL bytes or more are large
+
+
+@pytest.fixture
+def manifest_store(tmp_path):
+    """A folder shaped like a dense store: a large vectors.npy, offsets.npy, docids.txt,
+    meta.json, plus a chunk file in a subfolder, all recorded by 'encode'."""
+    import numpy as np
+
+    from pyserini_diffretriever.integrity import write_manifest
+
+    root = tmp_path / "store"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    np.save(root / "vectors.npy", rng.standard_normal((64, 32)).astype(np.float16))  # 4224 bytes: large
+    np.save(root / "offsets.npy", np.arange(0, 65, 8, dtype=np.int64))
+    (root / "docids.txt").write_text("".join(f"doc{i}\n" for i in range(8)), encoding="utf-8")
+    (root / "meta.json").write_text(json.dumps({"n_docs": 8, "n_vectors": 64, "dim": 32}, indent=2) + "\n")
+    (root / "chunks").mkdir()
+    (root / "chunks" / "part-000.bin").write_bytes(b"chunk" * 100)
+    write_manifest(root, ["vectors.npy", "offsets.npy", "docids.txt", "meta.json", "chunks/part-000.bin"], "encode")
+    assert (root / "vectors.npy").stat().st_size >= SMALL
+    return root
+
+
+# ---- the demo sample for the Qdrant tests: 30 documents and 20 queries of the embedded demo
+# collection, encoded once with diffretriever-default (shared by unit/test_qdrant.py and
+# cli/test_qdrant_commands.py)
+DEMO = Path(__file__).resolve().parents[1] / "pyserini_diffretriever" / "demo" / "collection"
+N_DOCS, N_QUERIES = 30, 20
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("qdrant")
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(demo_dir):
+    lines = (DEMO / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:N_DOCS]
+    path = demo_dir / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, [json.loads(line)["_id"] for line in lines]
+
+
+@pytest.fixture(scope="session")
+def demo_topics(demo_dir):
+    lines = (DEMO / "queries.jsonl").read_text(encoding="utf-8").splitlines()[:N_QUERIES]
+    queries = {json.loads(x)["_id"]: json.loads(x)["text"] for x in lines}
+    path = demo_dir / "topics.tsv"
+    path.write_text("".join(f"{q}\t{t}\n" for q, t in queries.items()), encoding="utf-8")
+    return path, queries
+
+
+@pytest.fixture(scope="session")
+def demo_encoded(demo_dir, demo_corpus):
+    from pyserini_diffretriever.encode.__main__ import main as encode
+    from pyserini_diffretriever.export.qdrant import EncodedFolder
+
+    out = demo_dir / "encoded"
+    assert encode(["--corpus", str(demo_corpus[0]), "--encoder", "diffretriever-default", "--output", str(out)]) == 0
+    return EncodedFolder.open(out)
+
+
+@pytest.fixture(scope="session")
+def default_encoder():
+    from pyserini_diffretriever.encode.factory import build_encoder_from_config
+
+    return build_encoder_from_config("diffretriever-default", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def demo_queries(default_encoder, demo_topics):
+    qids = list(demo_topics[1])
+    return qids, default_encoder.encode([demo_topics[1][q] for q in qids], is_query=True)
+
+
+def make_backend(kind, root: Path, name="demo"):
+    from pyserini_diffretriever.qdrant import ClientBackend, EdgeBackend
+
+    if kind == "local":
+        return ClientBackend(name, path=":memory:")
+    return EdgeBackend(name, root / "edge")
+
+
+@pytest.fixture(params=["local", "edge"])
+def qdrant_exported(request, tmp_path, demo_encoded):
+    """The demo sample exported to each engine: qdrant-client's local mode ("local") and
+    Qdrant's own engine in-process, qdrant-edge-py ("edge")."""
+    from pyserini_diffretriever.export.qdrant import export_encoded
+
+    backend = make_backend(request.param, tmp_path)
+    report = export_encoded(demo_encoded, backend, batch_size=8, progress=False)
+    yield backend, report
+    backend.close()
+
+
+def searcher_for(backend, encoder):
+    from pyserini_diffretriever.search.qdrant import QdrantSearcher
+
+    return QdrantSearcher(backend, encoder)

@@ -1,15 +1,12 @@
 """Tests for pyserini_diffretriever.testing.checkpoints (tiny random real-layout checkpoints).
 
 The ``*_checkpoint`` fixtures (default arguments, written once per session) come from conftest.py.
+That the toy vocabularies are the same in another process is in cli/test_checkpoint_commands.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -303,22 +300,3 @@ def test_bert_checkpoint(bert_checkpoint):
     embeddings = model.bert.embeddings.word_embeddings.weight
     assert tuple(embeddings.shape) == (30522, 32)
     assert model.cls.predictions.decoder.weight.data_ptr() == embeddings.data_ptr()
-
-
-_DIGEST_CODE = """
-import hashlib
-from pyserini_diffretriever.testing import checkpoints
-trained = (checkpoints.train_byte_level_bpe(), checkpoints.train_wordpiece())
-digest = hashlib.sha256(repr(trained).encode()).hexdigest()
-"""
-
-
-def test_vocabularies_are_reproducible_across_processes():
-    """The toy vocabularies must not depend on hash-map order inside the tokenizers trainers."""
-    namespace = {}
-    exec(_DIGEST_CODE, namespace)
-    root = pathlib.Path(checkpoints.__file__).resolve().parents[3]  # testing/checkpoints/__init__.py
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    code = _DIGEST_CODE + "print(digest)"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert other.stdout.strip() == namespace["digest"]

@@ -1,5 +1,6 @@
 """The compressed dense index (dense/compressed.py, codec.py, compressed_build.py) and the exact-k guarantee of the searches
-over codes (approximate and compressed)."""
+over codes (approximate and compressed). The recall on real SciFact vectors is in
+regression/test_compressed_recall.py."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import recall
 from pyserini_diffretriever.dense.approximate import approximate_search
 from pyserini_diffretriever.dense.codec import CompressParams, codec_bytes, default_codec
 from pyserini_diffretriever.dense.compressed import CompressedIndex
@@ -15,31 +17,13 @@ from pyserini_diffretriever.dense.compressed_build import build_compressed
 from pyserini_diffretriever.dense.compressed_folder import CODEC_FILE, CODES_FILE
 from pyserini_diffretriever.dense.errors import CompressedIndexError
 from pyserini_diffretriever.dense.faiss_candidates import FaissCandidates
-from pyserini_diffretriever.dense.loader import load_index
 from pyserini_diffretriever.dense.params import ApproximateStats, BuildParams, SearchParams
 from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
 from pyserini_diffretriever.dense.store import DenseStore, write_store
 from pyserini_diffretriever.dense.synthetic import synthetic_collection
 from pyserini_diffretriever.integrity import IntegrityError
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """FAISS on one thread here: small training jobs are many short parallel regions, which
-    stall on a shared, oversubscribed CPU; the results do not depend on the thread count."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
-
-
-def recall(hits, reference, k):
-    return float(np.mean([len(set(a.indices[:k].tolist()) & set(b.indices[:k].tolist())) / k
-                          for a, b in zip(hits, reference)]))
+pytestmark = pytest.mark.usefixtures("faiss_one_thread")  # conftest.py: FAISS on one thread
 
 
 @pytest.fixture(scope="module")
@@ -238,33 +222,3 @@ def test_default_codecs_by_dimension():
     assert default_codec(768, 16_000_000) == "IVF4096,PQ96"
     assert default_codec(3584, 1_600_000) == "IVF1024,PQ448"
     assert default_codec(4096, 100_000) == "IVF256,PQ512"
-
-
-@pytest.mark.skipif(not (SHARED / "scifact" / "corpus.jsonl").is_file(), reason="../shared/data/scifact absent")
-def test_real_vectors_recall_at_default_settings(tmp_path):
-    """The default encoder on a sample of SciFact: approximate search (defaults) and the
-    compressed search with --rerank-exact find >= 99% of exact MaxSim's top 100."""
-    from pyserini_diffretriever.config import load_config
-    from pyserini_diffretriever.encode.factory import build_encoder
-
-    lines = (SHARED / "scifact" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
-    docs = [json.loads(line) for line in lines]
-    queries = [json.loads(line)["text"] for line in
-               (SHARED / "scifact" / "queries.jsonl").read_text(encoding="utf-8").splitlines()[:12]]
-    encoder = build_encoder(load_config("diffretriever-default"))
-    doc_vectors = encoder.encode([(d["title"] + " " + d["text"]).strip() for d in docs]).dense
-    query_vectors = encoder.encode(queries, is_query=True).dense
-    lengths = np.array([len(v) for v in doc_vectors])
-    matrix = np.concatenate(doc_vectors).astype(np.float32)
-    docids = [d["_id"] for d in docs]
-    store = tmp_path / "dense"
-    write_store(store, [(matrix, lengths, docids)], len(matrix), matrix.shape[1], {"encoder": "default"}, "float16")
-    opened = DenseStore.open(store)
-    exact = exact_search(opened.vectors, opened.offsets, query_vectors, k=100, docids=docids)
-    faiss_index = FaissCandidates.build(opened.vectors)
-    approx = approximate_search(opened.vectors, opened.offsets, faiss_index, query_vectors, k=100, docids=docids)
-    assert [len(h.indices) for h in approx] == [100] * len(approx)
-    assert recall(approx, exact, 100) >= 0.99
-    index = load_index(build_compressed(store, CompressParams()))  # the default layout, whichever it is
-    reranked = index.search(query_vectors, 100, SearchParams(rerank_exact=150))
-    assert recall(reranked, exact, 100) >= 0.99

@@ -1,19 +1,11 @@
-"""The embedded demo collection (package data): well-formed BEIR files, the counts its README
-states, and (in a source checkout) byte-for-byte what tools/demo_collection/make_collection.py
-writes."""
+"""The embedded demo collection (package data): well-formed BEIR files and the counts its README
+states. That tools/demo_collection/make_collection.py writes them byte for byte is in
+cli/test_demo_collection_commands.py."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from pyserini_diffretriever.demo import collection_path
-
-ROOT = Path(__file__).resolve().parents[2]
-GENERATOR = ROOT / "tools" / "demo_collection" / "make_collection.py"
-FILES = ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv", "README.md")
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -46,14 +38,3 @@ def test_shipped_files_are_well_formed():
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "| documents | 298 (250 subject passages, 48 distractors) |" in readme
     assert "| queries | 60 |" in readme and "| judgments | 128 (60 with score 2, 68 with score 1) |" in readme
-
-
-@pytest.mark.skipif(not GENERATOR.is_file(), reason="the generator is in the source repository only")
-def test_generator_reproduces_shipped_files(tmp_path):
-    result = subprocess.run([sys.executable, str(GENERATOR), "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert written == sorted(FILES)
-    for name in FILES:
-        assert (tmp_path / name).read_bytes() == (collection_path() / name).read_bytes(), name
