@@ -17,6 +17,7 @@ import sys
 from typing import Callable
 
 from .errors import DiffRetrieverError, one_line
+from .output_checks import WRITE_ERRNOS, write_failure
 
 #: Exit statuses of every command.
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 130
@@ -46,7 +47,10 @@ def run_command(body: Callable[[], int | None], *, expected: tuple[type[BaseExce
 
     ``body`` returns an exit status (``None`` counts as 0). A :class:`DiffRetrieverError`, or
     one of ``expected``, is printed as one ``error:`` line on stderr (status 2); Ctrl-C prints
-    ``interrupted:`` and ``interrupted()`` (what was kept, how to resume) and returns 130.
+    ``interrupted:`` and ``interrupted()`` (what was kept, how to resume) and returns 130. A
+    write that fails on a full disk, a read-only file system or a file-size limit (an
+    ``OSError`` of :data:`~.output_checks.WRITE_ERRNOS`) is reported with the file being written
+    and ``interrupted()``'s note on what was kept, whatever ``expected`` holds.
     """
     try:
         status = body()
@@ -54,8 +58,14 @@ def run_command(body: Callable[[], int | None], *, expected: tuple[type[BaseExce
         note = interrupted() if interrupted is not None else "stopped before the work was finished"
         print(f"\ninterrupted: {note}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (DiffRetrieverError, *expected) as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
+    except (DiffRetrieverError, OSError, *expected) as err:
+        if isinstance(err, OSError) and err.errno in WRITE_ERRNOS and not isinstance(err, DiffRetrieverError):
+            message = write_failure(err, interrupted() if interrupted is not None else None)
+        elif isinstance(err, (DiffRetrieverError, *expected)):
+            message = str(err)
+        else:  # an OSError the command does not expect: a bug, with its traceback
+            raise
+        print(f"error: {one_line(message)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK if status is None else int(status)
 

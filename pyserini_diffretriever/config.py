@@ -7,6 +7,8 @@ Prompt variants live in ``encoders/prompts/<variant>.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
 import os
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -27,6 +29,14 @@ EXPORT_CONFIG = "encoder.yaml"  # the config file inside an ONNX export folder (
 KQ_AUTO = "auto"  # kq: auto -> a K_q predictor beside the config file (pyserini_diffretriever.analysis.adaptive)
 
 
+#: Tokens after the K masks of a DiffRetriever input (encode.layout.TAIL_LENGTH): the closing
+#: quote, the end-of-turn token, EOS.
+TAIL_TOKENS = 3
+#: config.json fields that hold a backbone's position limit (LLaDA names it its own way).
+POSITION_FIELDS = ("max_position_embeddings", "max_sequence_length")
+#: Masked LMs whose learned positions start after the padding id (RoBERTa's layout): they
+#: hold pad_token_id + 1 fewer positions than max_position_embeddings says.
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
 # Environment variables that override a release config's folders (see EncoderConfig.base_checkpoint).
 RELEASE_ENVIRONMENT = {"checkpoint": "DIFFRETRIEVER_CHECKPOINT", "base_checkpoint": "DIFFRETRIEVER_BASE_CHECKPOINT"}
 
@@ -236,7 +246,89 @@ def load_config(name: str, **overrides: Any) -> EncoderConfig:
     if data.get("onnx"):  # relative to the YAML file, so an export folder can be moved whole
         data["onnx"] = str((path.parent / os.path.expanduser(str(data["onnx"]))).resolve())
     config = EncoderConfig(**data)
-    return config.replace(**overrides) if overrides else config
+    config = config.replace(**overrides) if overrides else config
+    check_position_limit(config)
+    return config
+
+
+def package_folder(spec: str) -> Path | None:
+    """The folder that ``package:<pkg>/<subdir>`` names inside an installed Python package
+    (located with importlib, never imported; it may not exist), or None when the package is
+    not installed."""
+    package, _, sub = spec[len("package:"):].partition("/")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0]) / sub
+
+
+def local_checkpoint(spec: str) -> Path | None:
+    """The checkpoint folder ``spec`` names on this machine (a directory, or a
+    ``package:`` folder), or None (a Hub id, or a folder that is not there): nothing is
+    downloaded or imported."""
+    path = package_folder(spec) if spec.startswith("package:") else Path(os.path.expanduser(spec))
+    return path if path is not None and path.is_dir() else None
+
+
+def position_limit(folder: Path) -> tuple[int, str] | None:
+    """(positions, config.json field) of the checkpoint in ``folder``: the longest input its
+    position embeddings allow; None when config.json does not say (or cannot be read: the
+    loader reports that)."""
+    try:
+        raw = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    for key in POSITION_FIELDS:
+        value = raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            if raw.get("model_type") in OFFSET_POSITIONS and isinstance(raw.get("pad_token_id"), int):
+                value -= raw["pad_token_id"] + 1
+            return value, key
+    return None
+
+
+def longest_input(config: EncoderConfig, is_query: bool) -> int:
+    """The most positions one input of a side can take: the prompt and text within the max
+    length, plus the K masks and the tail (DiffRetriever, unless the max length counts them)
+    or the generated tokens (PromptReps)."""
+    length = config.max_length(is_query)
+    if config.method == "diffretriever" and not config.count_masks_in_length:
+        k = config.k(is_query)
+        return length + (k if isinstance(k, int) else 1) + TAIL_TOKENS  # kq: auto picks K >= 1 per query
+    if config.method == "promptreps":
+        return length + config.max_new_tokens
+    return length
+
+
+def check_position_limit(config: EncoderConfig) -> None:
+    """Refuse K or a max length whose longest input is beyond the position limit of the
+    backbone (config.json of a checkpoint on this machine), before any weight is loaded: the
+    model would fail on the first long text otherwise."""
+    folder = local_checkpoint(config.base_checkpoint or config.checkpoint)
+    found = position_limit(folder) if folder is not None else None
+    if found is None:
+        return
+    limit, key = found
+    where = f"checkpoint {folder} takes at most {limit} positions ({key} in its config.json)"
+    for is_query, side, flag in ((True, "query", "--kq"), (False, "passage", "--kp")):
+        longest = longest_input(config, is_query)
+        if longest <= limit:
+            continue
+        length = config.max_length(is_query)
+        if longest == length:
+            raise ConfigError(f"max_length_{side} {length} is too large: {where}")
+        if config.method == "promptreps":
+            raise ConfigError(f"max_length_{side} {length} + max_new_tokens {config.max_new_tokens} = {longest} "
+                              f"positions is too many: {where}")
+        k = config.k(is_query)
+        room = limit - length - TAIL_TOKENS
+        fix = f"use {flag} {room} or less, or a smaller max_length_{side}" if room >= 1 \
+            else f"use a smaller max_length_{side}"
+        raise ConfigError(f"{flag} {k} is too large: a {side} takes up to {length} prompt and text tokens "
+                          f"(max_length_{side}) + {k} masks + {TAIL_TOKENS} tail tokens = {longest} positions, and "
+                          f"{where}; {fix}")
 
 
 def load_prompt(variant: str, is_query: bool) -> PromptTemplate:

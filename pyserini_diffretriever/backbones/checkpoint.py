@@ -1,11 +1,11 @@
 """Locating and checking a checkpoint directory before any weights are read."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
+from ..config import package_folder
 from ..errors import DiffRetrieverError
 
 
@@ -21,14 +21,13 @@ def resolve_checkpoint(spec: str) -> Path:
     Hub id (``org/name``), downloaded with huggingface_hub where a network exists.
     """
     if spec.startswith("package:"):
-        package, _, sub = spec[len("package:"):].partition("/")
-        found = importlib.util.find_spec(package)
-        if found is None or not found.submodule_search_locations:
+        path = package_folder(spec)
+        if path is None:
+            package = spec[len("package:"):].partition("/")[0]
             raise CheckpointError(
                 f"checkpoint {spec}: the Python package {package!r} that carries this model is not installed "
                 f"(run `make install`, which installs it)"
             )
-        path = Path(list(found.submodule_search_locations)[0]) / sub
         if not path.is_dir():
             raise CheckpointError(f"checkpoint {spec}: {path} is not a directory")
         return path
@@ -81,18 +80,44 @@ def require_file(path: Path, name: str) -> Path:
     return file
 
 
+#: What to do about a weights file that cannot be read.
+FETCH_AGAIN = "download the checkpoint again (or, if this package wrote it, run the command that wrote it again)"
+
+
+def damaged_weights(file: Path, kind: str, err: BaseException, fix: str = FETCH_AGAIN) -> CheckpointError:
+    """The one error for a weights file that is truncated, damaged or of another format."""
+    return CheckpointError(f"{file}: not a readable {kind} file: damaged, truncated or of another format "
+                           f"({type(err).__name__}: {err}); {fix}")
+
+
+def check_safetensors(file: Path) -> None:
+    """Read a safetensors file's header, never its tensors: the library checks that the header
+    parses and that the tensors it lists cover the file exactly, so a truncated or foreign file
+    is refused here, naming it, rather than deep inside a model loader."""
+    from safetensors import safe_open  # deferred: the checkpoint readers are imported before any model is used
+
+    try:
+        with safe_open(str(file), framework="numpy"):
+            pass
+    except Exception as err:  # SafetensorError (Rust) for every kind of bad header
+        raise damaged_weights(file, "safetensors", err) from None
+
+
 def check_weights(path: Path) -> None:
-    """Fail clearly when the safetensors weights (single file or shards) are incomplete."""
+    """Fail clearly when the safetensors weights (single file or shards) are incomplete,
+    truncated or damaged (:func:`check_safetensors`, headers only)."""
     index = path / "model.safetensors.index.json"
     if index.is_file():
         shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
         for shard in shards:
-            require_file(path, shard)
-    elif not (path / "model.safetensors").is_file() and not (path / "pytorch_model.bin").is_file():
+            check_safetensors(require_file(path, shard))
+    elif (path / "model.safetensors").is_file():
+        check_safetensors(path / "model.safetensors")
+    elif not (path / "pytorch_model.bin").is_file():
         raise CheckpointError(
             f"checkpoint {path} has no weights: expected model.safetensors or model.safetensors.index.json with its shards"
         )
-    elif not (path / "model.safetensors").is_file():
+    else:
         # Only a pickle: check it the way it will be read (tensors only, no code) before
         # transformers opens it, so that a refused file gives this package's one clear message.
         load_tensor_file(path / "pytorch_model.bin", mmap=True)
@@ -113,7 +138,7 @@ def load_tensor_file(file: Path, mmap: bool = False) -> dict:
         try:
             return load_file(str(file))
         except Exception as err:  # a truncated or foreign file
-            raise CheckpointError(f"{file}: not a readable safetensors file ({type(err).__name__}: {err})") from None
+            raise damaged_weights(file, "safetensors", err) from None
     try:
         state = torch.load(str(file), map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
@@ -125,7 +150,7 @@ def load_tensor_file(file: Path, mmap: bool = False) -> dict:
             f"code from the file. Use a safetensors version of these weights"
         ) from None
     except Exception as err:
-        raise CheckpointError(f"{file}: not a readable PyTorch weights file ({type(err).__name__}: {err})") from None
+        raise damaged_weights(file, "PyTorch weights", err) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{file}: expected a mapping of names to tensors")
     return state

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_tensor_file, read_config, resolve_checkpoint
+from .checkpoint import CheckpointError, check_safetensors, load_tensor_file, read_config, resolve_checkpoint
 from .loader import load_backbone
 
 RETRIEVER_CONFIG = "retriever_config.json"
@@ -254,6 +254,7 @@ def checkpoint_modules(path: Path) -> dict[str, ModuleShape] | None:
         return None
     found = {}
     for file in files:
+        check_safetensors(file)  # a damaged header: one error naming the file
         with safe_open(str(file), framework="pt") as handle:
             for key in handle.keys():
                 shape = handle.get_slice(key).get_shape()

@@ -27,6 +27,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..backbones.checkpoint import damaged_weights
 from ..config import EncoderConfig
 from .base import EncoderBase
 # export_fingerprint is also imported from here (search.faiss); its home is .export_record
@@ -101,6 +102,25 @@ def choose_providers(device: str = "auto") -> list:
     return ["CPUExecutionProvider"]
 
 
+def open_session(graph: Path, options, providers: list[str]):
+    """An onnxruntime session of ``graph``; a truncated or damaged graph (or external-data file)
+    is one :class:`~..backbones.checkpoint.CheckpointError` naming it and saying to export again."""
+    import onnxruntime  # deferred: onnxruntime costs a second to import
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
+
+    try:
+        return onnxruntime.InferenceSession(str(graph), options, providers=providers)
+    except (InvalidProtobuf, InvalidGraph, Fail) as err:
+        # A graph that does not parse raises InvalidProtobuf / InvalidGraph; missing or short
+        # external data raises Fail naming the tensor reader. Any other Fail (a provider that
+        # cannot start) is not the file's fault and goes on as it is.
+        if isinstance(err, Fail) and not any(word in str(err) for word in ("tensorprotoutils", "External data",
+                                                                            "Load model")):
+            raise
+        raise damaged_weights(graph, "ONNX graph", err, fix="export it again (python -m "
+                              "pyserini_diffretriever.export.onnx, the command that wrote it)") from None
+
+
 class OnnxQueryEncoder(EncoderBase):
     """Queries through onnxruntime from an export folder; passages through torch (lazily).
 
@@ -140,7 +160,7 @@ class OnnxQueryEncoder(EncoderBase):
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
-        self.session = onnxruntime.InferenceSession(str(self.graph), options, providers=choose_providers(config.device))
+        self.session = open_session(self.graph, options, choose_providers(config.device))
         self.provider = self.session.get_providers()[0]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self._backbone = backbone

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from ..config import EncoderConfig
 from ..corpus import corpus_fingerprint, read_documents
 from ..dense.build import build_store_from_chunks, store_is_current
+from ..output_checks import check_writable
 from ..topics import read_topics
 from .factory import build_encoder, encoder_class
 from .output import EMPTY_VECTOR_TOKEN, EncodedCorpusWriter, chunk_name, remove_encoding, shard_chunks
@@ -140,7 +141,7 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
     last shard to finish merges the dense chunks into the store.
     """
     check_corpus_options(shard_id, num_shards, chunk_size, overwrite)
-    output = Path(output)
+    output = check_writable(output)  # a read-only or full disk is refused now, not after the first chunk
     if overwrite:
         remove_encoding(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -207,8 +208,9 @@ def encode_topics(topics: str | Path, config: EncoderConfig, output: str | Path,
     JSONL of stock ``pyserini.search.lucene --encoder FILE`` (default
     ``output/queries.<topics name>.jsonl``), always rewritten, with a ``.meta.json`` sidecar.
     ``output`` holds (or gets) the encoder record that the folder is checked against."""
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = check_writable(output)
+    if topics_output:
+        check_writable(Path(topics_output).parent, "topics output folder")
     check_encoder_record(output, config)
     lazy = encoder if encoder is not None else LazyEncoder(config)
     batch_size = batch_size or config.batch_size

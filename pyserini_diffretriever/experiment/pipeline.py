@@ -19,6 +19,7 @@ from ..encode.pipeline import LazyEncoder, encode_corpus
 from ..encode.record import empty_vector_note
 from ..evaluation import evaluate
 from ..fusion import coverage_warning, hybrid
+from ..output_checks import check_writable
 from ..pyserini_bridge.lucene import build_lucene, lucene_search, write_bm25_collection
 from ..search.faiss import MultiVectorSearcher
 from ..topics import beir_split, write_json_topics, write_trec_qrels, write_tsv_topics
@@ -109,9 +110,8 @@ def run_experiment(options: ExperimentOptions) -> dict:
     name = "demo" if options.collection == "demo" else collection.resolve().name
     config = load_config(options.encoder, checkpoint=options.checkpoint, base_checkpoint=options.base_checkpoint,
                          device=options.device, dtype=options.dtype, batch_size=options.batch_size)
-    out = Path(options.output_dir or Path("runs") / name / config.name)
-    out.mkdir(parents=True, exist_ok=True)
-    indexes = Path(options.index_dir)
+    out = check_writable(Path(options.output_dir or Path("runs") / name / config.name))
+    indexes = check_writable(Path(options.index_dir), "index folder (--index-dir)")
     encoded = indexes / f"{name}-{config.name}"
     split, hits, remove_query = options.split, options.hits, options.remove_query
 

@@ -1,7 +1,7 @@
 """python -m pyserini_diffretriever.fusion --runs SPARSE DENSE --alpha 0.5 --output RUN
 
 Every numeric flag is range-checked while the flags are parsed, and ``--output`` is checked to be
-a file path (a folder is an error), before a run is read. The fused run lists its queries in the
+a file path (a folder is an error) in a writable folder, before a run is read. The fused run lists its queries in the
 first run's order (its file order: the order its topics were searched in), then the queries only
 the second run has, in its order.
 """
@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ..cli import HelpFormatter, positive_int, run_command, unit_interval
+from ..output_checks import check_writable
 from ..trec import check_run_path, read_run, write_run
 from . import coverage_warning, hybrid, reciprocal_rank
 
@@ -42,7 +43,8 @@ def main(argv=None) -> int:
 
 
 def fuse(args) -> int:
-    check_run_path(args.output)  # before reading: a folder given as --output is refused at once
+    output = check_run_path(args.output)  # before reading: a folder given as --output is refused at once
+    check_writable(output.parent)  # and so is a read-only or full disk
     sparse, dense = read_run(args.runs[0]), read_run(args.runs[1])
     warning = coverage_warning({args.runs[0]: sparse, args.runs[1]: dense})
     if warning:

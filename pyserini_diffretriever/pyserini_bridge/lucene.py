@@ -2,19 +2,27 @@
 collection is the same, searching it, and the BM25 collection of a corpus.
 
 Each Pyserini command runs in a child process (:func:`pyserini`), as a user would type it;
-the package's start-up hook prepares Java there. Used by ``python -m pyserini_diffretriever.run``
-and by BM25 negative mining in training.
+the package's start-up hook prepares Java there. The child never outlives the command that
+started it (:func:`start_child`, :func:`ended_with_us`): it runs in its own process group, which
+is ended when the parent is interrupted (Ctrl-C) or terminated (SIGTERM), and on Linux the kernel
+kills it when the parent dies in any other way (kill -9). Used by
+``python -m pyserini_diffretriever.run`` and by BM25 negative mining in training.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
@@ -36,26 +44,100 @@ def clean_log(text: str) -> str:
     return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
+#: prctl option: the signal the kernel sends this process when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+#: Seconds a child's process group has to exit after SIGTERM before it gets SIGKILL.
+STOP_GRACE_SECONDS = 5.0
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child die with this process (Linux), or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        # Runs in the child between fork and exec. PR_SET_PDEATHSIG survives exec: the kernel
+        # sends SIGKILL when the parent (strictly, the thread that forked) dies, kill -9 included,
+        # which no handler in the parent can catch. A parent that died before this line is
+        # seen as a changed parent id.
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def start_child(argv: list[str], **popen: object) -> subprocess.Popen:
+    """``subprocess.Popen(argv, **popen)`` for a child that must not outlive this process: in a
+    process group of its own (so that :func:`stop_child` ends it with everything it started),
+    killed by the kernel if this process dies (Linux), reading nothing from the terminal. Run
+    it inside :func:`ended_with_us`."""
+    return subprocess.Popen(argv, process_group=0, preexec_fn=_die_with_parent(), stdin=subprocess.DEVNULL,
+                            **popen)
+
+
+def stop_child(process: subprocess.Popen) -> None:
+    """End ``process``'s process group: SIGTERM, then SIGKILL after :data:`STOP_GRACE_SECONDS`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):  # the group is gone already
+            pass
+        try:
+            process.wait(STOP_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextmanager
+def ended_with_us(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """While the block runs, SIGTERM to this process raises KeyboardInterrupt (as Ctrl-C does);
+    when the block is left by any exception, ``process``'s group is ended before it goes on. A
+    child in its own process group does not get the terminal's Ctrl-C, so this is what ends it."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers: main thread only
+        def on_terminate(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        previous = signal.signal(signal.SIGTERM, on_terminate)
+    try:
+        yield process
+    except BaseException:
+        stop_child(process)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def pyserini(*args: str, progress: str | None = None) -> str:
     """A stock Pyserini command in a child process (the package's start-up hook prepares Java);
     returns its output. With ``progress``, a one-line progress display shows the elapsed time
-    and the child's latest log message while it runs."""
-    process = subprocess.Popen([sys.executable, "-m", *args], text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, errors="replace")
+    and the child's latest log message while it runs. The child ends when this process is
+    interrupted, terminated or killed (:func:`start_child`)."""
+    process = start_child([sys.executable, "-m", *args], text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, errors="replace")
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
-    reader.start()
-    if progress and sys.stderr.isatty():
-        with tqdm(desc=progress, bar_format="{desc}: {elapsed} {postfix}", leave=False) as bar:
-            while reader.is_alive():
-                reader.join(0.5)
-                if lines:  # the latest log message, e.g. "Starting to index..."
-                    bar.set_postfix_str(clean_log(lines[-1]).strip().split(" - ")[-1][:60], refresh=False)
-                bar.refresh()
-    elif progress:
-        print(f"   {progress} ...", flush=True)  # a log file gets one line, not a redrawn one
-    reader.join()
-    process.wait()
+    with ended_with_us(process):
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+        reader.start()
+        if progress and sys.stderr.isatty():
+            with tqdm(desc=progress, bar_format="{desc}: {elapsed} {postfix}", leave=False) as bar:
+                while reader.is_alive():
+                    reader.join(0.5)
+                    if lines:  # the latest log message, e.g. "Starting to index..."
+                        bar.set_postfix_str(clean_log(lines[-1]).strip().split(" - ")[-1][:60], refresh=False)
+                    bar.refresh()
+        elif progress:
+            print(f"   {progress} ...", flush=True)  # a log file gets one line, not a redrawn one
+        reader.join()
+        process.wait()
     output = clean_log("".join(lines))
     if process.returncode != 0:
         raise RuntimeError(f"`python -m {' '.join(args)}` failed:\n{output[-4000:]}")
@@ -170,6 +252,7 @@ def lucene_search(index: Path, topics: Path, output: Path, hits: int, remove_que
         raw.replace(output)
 
 
-__all__ = ["ANSI_ESCAPE", "EMPTY_BM25_CONTENTS", "INDEX_RECORD", "build_lucene", "clean_log", "collection_digest",
-           "document_count", "index_record", "indexed_ids", "lucene_search", "missing_documents_note", "pyserini",
+__all__ = ["ANSI_ESCAPE", "EMPTY_BM25_CONTENTS", "INDEX_RECORD", "PR_SET_PDEATHSIG", "STOP_GRACE_SECONDS",
+           "build_lucene", "clean_log", "collection_digest", "document_count", "ended_with_us", "index_record",
+           "indexed_ids", "lucene_search", "missing_documents_note", "pyserini", "start_child", "stop_child",
            "write_bm25_collection"]

@@ -342,7 +342,7 @@ class EdgeBackend(Backend):
 
         settings.validate()
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._shard = qe.EdgeShard.create(str(self.folder / "shard"), self._config(dim, settings))
+        self._shard = self._open(qe.EdgeShard.create, self._config(dim, settings))
         self._write({"dim": dim, "settings": vars(settings), "metadata": metadata})
 
     @property
@@ -351,8 +351,24 @@ class EdgeBackend(Backend):
             import qdrant_edge as qe  # deferred: qdrant extra
 
             self.require()
-            self._shard = qe.EdgeShard.load(str(self.folder / "shard"))
+            self._shard = self._open(qe.EdgeShard.load)
         return self._shard
+
+    def _open(self, opener, *args):
+        """``opener(shard folder, *args)``, with a shard that another process holds reported as
+        one line: the engine locks the shard's write-ahead log for as long as a process has it
+        open, and says only ``WouldBlock``."""
+        shard = self.folder / "shard"
+        try:
+            return opener(str(shard), *args)
+        except Exception as err:  # the engine raises a bare Exception; only the lock is recognised
+            if "WouldBlock" not in str(err):
+                raise
+            raise QdrantError(
+                f"{shard}: this edge collection is open in another process (an edge collection is single-process: "
+                f"one process at a time reads or writes it); wait for that process to finish, or, for searches from "
+                f"several processes at once, export the collection to a Qdrant server (--url; local mode, --path, "
+                f"is single-process too)") from None
 
     def dense_dim(self) -> int:
         return int(self._read()["dim"])

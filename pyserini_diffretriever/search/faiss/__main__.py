@@ -33,6 +33,7 @@ from ...cli import HelpFormatter, positive_float, positive_int, run_command  # n
 from ...dense.faiss_candidates import set_threads  # noqa: E402
 from ...dense.params import SearchParams  # noqa: E402
 from ...integrity import LEVELS  # noqa: E402
+from ...output_checks import check_writable  # noqa: E402
 from ...topics import read_topics  # noqa: E402
 from ...trec import search_depth, without_query  # noqa: E402
 from . import MultiVectorSearcher, resolve_store_dir  # noqa: E402
@@ -112,6 +113,7 @@ def run(args) -> int:
     topics = read_topics(topics_path)
     if not topics:
         raise ValueError(f"topics file {args.topics} holds no queries")
+    check_writable(Path(args.output).parent)  # a read-only or full disk: refused now, not after the whole search
     set_threads(args.threads)
     store_dir = resolve_store_dir(args.index)
     params = SearchParams(candidates=args.candidates, nprobe=args.nprobe, ef_search=args.ef_search,
