@@ -20,6 +20,7 @@ from ..encode.record import empty_vector_note
 from ..evaluation import evaluate
 from ..fusion import coverage_warning, hybrid
 from ..output_checks import check_writable
+from ..pyserini_bridge.index_record import encoder_record
 from ..pyserini_bridge.lucene import build_lucene, lucene_search, write_bm25_collection
 from ..search.faiss import MultiVectorSearcher
 from ..topics import beir_split, write_json_topics, write_trec_qrels, write_tsv_topics
@@ -130,7 +131,7 @@ def run_experiment(options: ExperimentOptions) -> dict:
     modes = MODES if has_sparse else ("bm25", "dense")
     if has_sparse:
         timer("index sparse (Lucene impact)", build_lucene, encoded / "sparse", encoded / "lucene", count,
-              options.threads, True)
+              options.threads, True, encoder_record(encoded))
 
     qids = list(topics)
     queries = timer("encode queries", encoder.encoder.encode, [topics[q] for q in qids], True, options.batch_size)

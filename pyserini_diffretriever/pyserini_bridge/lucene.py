@@ -197,11 +197,19 @@ def collection_digest(collection: Path) -> str:
     return digest.hexdigest()
 
 
-def build_lucene(collection: Path, index: Path, count: int, threads: int, impact: bool) -> None:
+def build_lucene(collection: Path, index: Path, count: int, threads: int, impact: bool,
+                 encoder: dict | None = None) -> None:
     """Index ``collection`` into ``index`` unless it already holds exactly this collection
-    (:func:`collection_digest`); every document must be indexed."""
-    record = {"documents": count, "collection": collection_digest(collection)}
-    if index_record(index) == record:
+    (:func:`collection_digest`); every document must be indexed. ``encoder``: the encoder fields
+    of the record (``index_record.encoder_record``) that the stock search's encoder check reads."""
+    built_from = {"documents": count, "collection": collection_digest(collection)}
+    record = {**built_from, **(encoder or {})}
+    saved = index_record(index)
+    if saved is not None and {key: saved.get(key) for key in built_from} == built_from:
+        # the same collection is the same index (the collection's digest covers the encoder's
+        # output); a record written before it held the encoder fields is completed, not rebuilt
+        if saved != record:
+            (index / INDEX_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
         print(f"   {index}: complete ({count} documents, same corpus and encoder), reused")
         return
     if index.exists():
