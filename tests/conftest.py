@@ -254,3 +254,50 @@ def searcher_for(backend, encoder):
     from pyserini_diffretriever.search.qdrant import QdrantSearcher
 
     return QdrantSearcher(backend, encoder)
+
+
+# ---- a synthetic dense store and its two compressed builds (unit/test_compress.py,
+# unit/test_passage_centroids.py, regression/test_chunked_builds.py)
+CENTROID_PARAMS = dict(centroids="IVF16,SQfp16", codec="PQ32")
+
+
+@pytest.fixture(scope="module")
+def synthetic_800():
+    """800 passages of 4-10 vectors scattered around a passage direction (synthetic_collection's
+    topical structure), 64 dimensions, 16 queries."""
+    from pyserini_diffretriever.dense.synthetic import synthetic_collection
+
+    return synthetic_collection(800, kp=(4, 10), kq=4, dim=64, n_topics=30, n_queries=16, seed=3)
+
+
+def make_store(root: Path, c, meta=None) -> Path:
+    """A float16 dense store of the synthetic collection c."""
+    import numpy as np
+
+    from pyserini_diffretriever.dense.store import write_store
+
+    lengths = np.diff(c.offsets)
+    write_store(root, [(c.vectors, lengths, c.docids)], len(c.vectors), c.vectors.shape[1],
+                meta or {"encoder": "synthetic"}, "float16")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pq_built(tmp_path_factory, synthetic_800, faiss_one_thread):
+    """The store of synthetic_800 and its compressed index (IVF32,PQ32, one build)."""
+    from pyserini_diffretriever.dense.codec import CompressParams
+    from pyserini_diffretriever.dense.compressed_build import build_compressed
+
+    store = make_store(tmp_path_factory.mktemp("compress") / "dense", synthetic_800)
+    out = build_compressed(store, CompressParams(codec="IVF32,PQ32"))
+    return store, out
+
+
+@pytest.fixture(scope="module")
+def centroids_built(tmp_path_factory, synthetic_800, faiss_one_thread):
+    """The store of synthetic_800 and its per-passage-centroid index (CENTROID_PARAMS)."""
+    from pyserini_diffretriever.dense.codec import CompressParams
+    from pyserini_diffretriever.dense.compressed_build import build_compressed
+
+    store = make_store(tmp_path_factory.mktemp("centroids") / "dense", synthetic_800)
+    return store, build_compressed(store, CompressParams(**CENTROID_PARAMS))

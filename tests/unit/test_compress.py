@@ -1,15 +1,13 @@
 """The compressed dense index (dense/compressed.py, codec.py, compressed_build.py) and the exact-k guarantee of the searches
-over codes (approximate and compressed). The recall on real SciFact vectors is in
-regression/test_compressed_recall.py."""
+over codes (approximate and compressed), on conftest.synthetic_800 and its build conftest.pq_built.
+The chunked and resumed builds are in regression/test_chunked_builds.py, the recall on real
+SciFact vectors in regression/test_dense_recall.py."""
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import recall
+from conftest import make_store, recall
 from pyserini_diffretriever.dense.approximate import approximate_search
 from pyserini_diffretriever.dense.codec import CompressParams, codec_bytes, default_codec
 from pyserini_diffretriever.dense.compressed import CompressedIndex
@@ -19,37 +17,17 @@ from pyserini_diffretriever.dense.errors import CompressedIndexError
 from pyserini_diffretriever.dense.faiss_candidates import FaissCandidates
 from pyserini_diffretriever.dense.params import ApproximateStats, BuildParams, SearchParams
 from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
-from pyserini_diffretriever.dense.store import DenseStore, write_store
-from pyserini_diffretriever.dense.synthetic import synthetic_collection
+from pyserini_diffretriever.dense.store import DenseStore
 from pyserini_diffretriever.integrity import IntegrityError
 
 pytestmark = pytest.mark.usefixtures("faiss_one_thread")  # conftest.py: FAISS on one thread
 
 
-@pytest.fixture(scope="module")
-def collection():
-    return synthetic_collection(800, kp=(4, 10), kq=4, dim=64, n_topics=30, n_queries=16, seed=3)
-
-
-def make_store(root: Path, c, meta=None) -> Path:
-    lengths = np.diff(c.offsets)
-    write_store(root, [(c.vectors, lengths, c.docids)], len(c.vectors), c.vectors.shape[1],
-                meta or {"encoder": "synthetic"}, "float16")
-    return root
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, collection):
-    store = make_store(tmp_path_factory.mktemp("compress") / "dense", collection)
-    out = build_compressed(store, CompressParams(codec="IVF32,PQ32"))
-    return store, out
-
-
-def test_codec_round_trip_sq8_within_half_a_step(collection, tmp_path):
+def test_codec_round_trip_sq8_within_half_a_step(synthetic_800, tmp_path):
     # SQ8 (no IVF): each component is stored in 256 steps of the trained per-dimension range,
     # so decode(encode(x)) is within one step of x for the training vectors
-    store = make_store(tmp_path / "dense", collection)
-    out = build_compressed(store, CompressParams(codec="SQ8", train_size=len(collection.vectors)))
+    store = make_store(tmp_path / "dense", synthetic_800)
+    out = build_compressed(store, CompressParams(codec="SQ8", train_size=len(synthetic_800.vectors)))
     index = CompressedIndex.load(out, store=False)
     x = DenseStore.open(store).vectors.astype(np.float32)
     decoded = index.rows.decode_rows(np.arange(len(x))).numpy()
@@ -58,8 +36,8 @@ def test_codec_round_trip_sq8_within_half_a_step(collection, tmp_path):
     assert index.meta["compressed"]["code_size"] == 64
 
 
-def test_codec_round_trip_pq_relative_error(built):
-    store, out = built
+def test_codec_round_trip_pq_relative_error(pq_built):
+    store, out = pq_built
     index = CompressedIndex.load(out, store=False)
     x = DenseStore.open(store).vectors.astype(np.float32)
     decoded = index.rows.decode_rows(np.arange(len(x))).numpy()
@@ -74,66 +52,66 @@ def test_codec_round_trip_pq_relative_error(built):
     np.testing.assert_allclose(codec.sa_decode(codec_codes[:50]), decoded[:50], atol=1e-6)
 
 
-def test_compressed_search_recall_and_exact_k(built, collection):
-    store, out = built
+def test_compressed_search_recall_and_exact_k(pq_built, synthetic_800):
+    store, out = pq_built
     index = CompressedIndex.load(out)
-    exact = exact_search(collection.vectors, collection.offsets, collection.queries, k=100, docids=collection.docids)
-    hits = index.search(collection.queries, 100)
+    exact = exact_search(synthetic_800.vectors, synthetic_800.offsets, synthetic_800.queries, k=100, docids=synthetic_800.docids)
+    hits = index.search(synthetic_800.queries, 100)
     assert [len(h.indices) for h in hits] == [100] * len(hits)
     assert recall(hits, exact, 100) >= 0.95  
-    reranked = index.search(collection.queries, 100, SearchParams(rerank_exact=400))
+    reranked = index.search(synthetic_800.queries, 100, SearchParams(rerank_exact=400))
     assert recall(reranked, exact, 100) >= 0.99
 
 
-def test_rerank_exact_reports_exact_scores(built, collection):
-    store, out = built
+def test_rerank_exact_reports_exact_scores(pq_built, synthetic_800):
+    store, out = pq_built
     index = CompressedIndex.load(out)
     vectors = DenseStore.open(store).vectors
-    hits = index.search(collection.queries[:4], 20, SearchParams(rerank_exact=50))
-    for query, h in zip(collection.queries[:4], hits):
-        reference = brute_force_scores(vectors, collection.offsets, query)
+    hits = index.search(synthetic_800.queries[:4], 20, SearchParams(rerank_exact=50))
+    for query, h in zip(synthetic_800.queries[:4], hits):
+        reference = brute_force_scores(vectors, synthetic_800.offsets, query)
         np.testing.assert_allclose(h.scores, reference[h.indices], rtol=1e-5, atol=1e-5)
         assert np.all(np.diff(h.scores) <= 0)
 
 
-def test_exactly_k_hits_when_candidates_are_few(built, collection):
+def test_exactly_k_hits_when_candidates_are_few(pq_built, synthetic_800):
     # 4 candidate vectors per query vector cover far fewer than 200 documents: both searches
     # widen until 200 documents are scored
-    store, out = built
+    store, out = pq_built
     index = CompressedIndex.load(out)
     few = SearchParams(candidates=4, nprobe=1)
-    hits = index.search(collection.queries, 200, few)
+    hits = index.search(synthetic_800.queries, 200, few)
     assert [len(h.indices) for h in hits] == [200] * len(hits)
-    faiss_index = FaissCandidates.build(collection.vectors, BuildParams(nlist=16))
-    approx = approximate_search(collection.vectors, collection.offsets, faiss_index, collection.queries, k=200,
-                                params=SearchParams(candidates=4, nprobe=1, max_rerank=10), docids=collection.docids)
+    faiss_index = FaissCandidates.build(synthetic_800.vectors, BuildParams(nlist=16))
+    approx = approximate_search(synthetic_800.vectors, synthetic_800.offsets, faiss_index, synthetic_800.queries, k=200,
+                                params=SearchParams(candidates=4, nprobe=1, max_rerank=10), docids=synthetic_800.docids)
     assert [len(h.indices) for h in approx] == [200] * len(approx)
     # every document asked for: the whole collection
-    everything = index.search(collection.queries[:2], len(collection.docids), few)
-    assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
+    everything = index.search(synthetic_800.queries[:2], len(synthetic_800.docids), few)
+    assert [len(h.indices) for h in everything] == [len(synthetic_800.docids)] * 2
 
 
-def test_candidate_documents_widen_to_a_multiple_of_k(built, collection):
+def test_candidate_documents_widen_to_a_multiple_of_k(pq_built, synthetic_800):
     # 8 rows per query vector reach few documents; candidate_docs=3 widens every query's
     # candidate set to at least 3 k documents (the collection holds 800), and k=300 asks for
     # more than 3 k of 800: then the search widens until it is exhaustive and keeps what it has
-    store, out = built
+    store, out = pq_built
     index = CompressedIndex.load(out)
     stats = ApproximateStats()
-    index.search(collection.queries, 20, SearchParams(candidates=8, nprobe=1, candidate_docs=1, stats=stats))
+    index.search(synthetic_800.queries, 20, SearchParams(candidates=8, nprobe=1, candidate_docs=1, stats=stats))
     assert min(stats.candidate_docs) < 60  # without the rule: fewer than 3 k
     stats = ApproximateStats()
-    hits = index.search(collection.queries, 20, SearchParams(candidates=8, nprobe=1, candidate_docs=3, stats=stats))
+    hits = index.search(synthetic_800.queries, 20, SearchParams(candidates=8, nprobe=1, candidate_docs=3, stats=stats))
     assert min(stats.candidate_docs) >= 60 and [len(h.indices) for h in hits] == [20] * len(hits)
     stats = ApproximateStats()
-    hits = index.search(collection.queries[:2], 300, SearchParams(candidates=8, nprobe=1, candidate_docs=3, stats=stats))
+    hits = index.search(synthetic_800.queries[:2], 300, SearchParams(candidates=8, nprobe=1, candidate_docs=3, stats=stats))
     assert [len(h.indices) for h in hits] == [300, 300] and min(stats.candidate_docs) >= 300
     with pytest.raises(Exception, match="candidate_docs must be at least 1"):
         SearchParams(candidate_docs=0.5).validate()
 
 
-def test_store_read_rows_equals_the_memory_map(built):
-    store, _ = built
+def test_store_read_rows_equals_the_memory_map(pq_built):
+    store, _ = pq_built
     opened = DenseStore.open(store)
     np.testing.assert_array_equal(opened.read_rows(5, 905), np.asarray(opened.vectors[5:905], dtype=np.float32))
     assert opened.read_rows(len(opened.vectors) - 3, len(opened.vectors) + 10).shape == (3, opened.dim)
@@ -141,42 +119,8 @@ def test_store_read_rows_equals_the_memory_map(built):
     np.testing.assert_array_equal(opened.read_sample(rows), np.asarray(opened.vectors[rows], dtype=np.float32))
 
 
-def test_chunked_build_equals_in_memory_build(tmp_path, collection, built):
-    store, reference = built
-    n = len(collection.vectors)
-    chunked = build_compressed(store, CompressParams(codec="IVF32,PQ32", chunk_rows=97), output=tmp_path / "c")
-    whole = build_compressed(store, CompressParams(codec="IVF32,PQ32", chunk_rows=n), output=tmp_path / "w")
-    assert json.loads((chunked / "meta.json").read_text())["compressed"]["chunk_rows"] == 97
-    np.testing.assert_array_equal(np.load(chunked / CODES_FILE), np.load(whole / CODES_FILE))
-    np.testing.assert_array_equal(np.load(chunked / CODES_FILE), np.load(reference / CODES_FILE))
-
-
-def test_interrupted_build_resumes(tmp_path, collection, built):
-    store, reference = built
-    params = CompressParams(codec="IVF32,PQ32", chunk_rows=500)
-    seen = []
-
-    def stop_after_three(rows):
-        seen.append(rows)
-        if len(seen) == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        build_compressed(store, params, output=tmp_path / "r", progress=stop_after_three)
-    with pytest.raises(CompressedIndexError, match="did not finish"):
-        CompressedIndex.load(tmp_path / "r")
-    with pytest.raises(CompressedIndexError, match="other settings"):
-        build_compressed(store, CompressParams(codec="IVF32,PQ32", chunk_rows=400), output=tmp_path / "r")
-    logs, resumed = [], []
-    build_compressed(store, params, output=tmp_path / "r", progress=resumed.append, log=logs.append)
-    assert any("resuming: 3 of" in line for line in logs)
-    n = len(collection.vectors)
-    assert resumed[0] == 1500 and sum(resumed) == n  # the first call reports what was already done
-    np.testing.assert_array_equal(np.load(tmp_path / "r" / CODES_FILE), np.load(reference / CODES_FILE))
-
-
-def test_truncated_and_unusable_files(tmp_path, built):
-    store, out = built
+def test_truncated_and_unusable_files(tmp_path, pq_built):
+    store, out = pq_built
     copy = tmp_path / "copy"
     copy.mkdir()
     for f in out.iterdir():
@@ -201,13 +145,13 @@ def test_truncated_and_unusable_files(tmp_path, built):
         build_compressed(store, CompressParams(codec="NOPE12"), output=tmp_path / "bad")
 
 
-def test_mismatched_query_encoder_is_refused(tmp_path, collection):
+def test_mismatched_query_encoder_is_refused(tmp_path, synthetic_800):
     from pyserini_diffretriever.config import load_config
     from pyserini_diffretriever.search.faiss import EncoderMismatchError, check_encoder
 
     config = load_config("diffretriever-default")
     record = dict(config.record(), kp=config.kp + 1)
-    store = make_store(tmp_path / "dense", collection, {"encoder": "other", "config": record, "kp": config.kp + 1,
+    store = make_store(tmp_path / "dense", synthetic_800, {"encoder": "other", "config": record, "kp": config.kp + 1,
                                                         "checkpoint_fingerprint": "0" * 64})
     out = build_compressed(store, CompressParams(codec="IVF16,PQ8"))
     index = CompressedIndex.load(out)

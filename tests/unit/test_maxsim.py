@@ -1,6 +1,7 @@
 """Dense search: exact MaxSim against brute force, tie order, blocks, float16, approximate
-recall, the MultiVectorIndex interface and bad files. The encoder check and the search CLI on a
-store that `python -m pyserini_diffretriever.encode` wrote are in cli/test_search_faiss_commands.py."""
+storage, the MultiVectorIndex interface and bad files. The encoder check and the search CLI on a
+store that `python -m pyserini_diffretriever.encode` wrote are in cli/test_search_faiss_commands.py,
+the approximate search's recall at its defaults in regression/test_dense_recall.py."""
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from pyserini_diffretriever.dense.approximate import approximate_search
 from pyserini_diffretriever.dense.errors import ApproximateIndexError
 from pyserini_diffretriever.dense.faiss_candidates import FaissCandidates
 from pyserini_diffretriever.dense.index import MultiVectorIndex
-from pyserini_diffretriever.dense.params import ApproximateStats, BuildParams, SearchParams
+from pyserini_diffretriever.dense.params import BuildParams, SearchParams
 from pyserini_diffretriever.dense.maxsim import (
     MaxSimError, QueryBatch, TopK, brute_force_scores, document_blocks, exact_search,
 )
@@ -141,31 +142,6 @@ def test_k_larger_than_collection_and_bad_queries():
 
 
 # ----------------------------------------------------------------------- approximate
-@pytest.fixture(scope="module")
-def topical():
-    # 10k passages x 16 vectors of dimension 128 around 50 topic centres (200 passages per
-    # topic), queries around the same centres. Half the 20k of the issue, to keep the test
-    # short on 2 shared cores (20k passes too: recall 1.0); the benchmark checks 100k x 768.
-    return synthetic_collection(10_000, kp=16, kq=4, dim=128, n_topics=50, n_queries=40, seed=1)
-
-
-def test_approximate_recall_at_100_with_defaults(topical):
-    c = topical
-    exact = exact_search(c.vectors, c.offsets, c.queries, k=100, docids=c.docids)
-    candidates = FaissCandidates.build(c.vectors)  # default build: IVF, sq8, auto nlist
-    stats = ApproximateStats()
-    approx = approximate_search(c.vectors, c.offsets, candidates, c.queries, k=100, docids=c.docids, stats=stats)
-    recall = np.mean([len(set(a.indices) & set(e.indices)) / 100 for a, e in zip(approx, exact)])
-    assert recall >= 0.99, recall
-    # the reported scores are exact MaxSim scores
-    for hits, rows in zip(approx, exact):
-        score_of = dict(zip(rows.indices.tolist(), rows.scores.tolist()))
-        for i, s in zip(hits.indices.tolist(), hits.scores.tolist()):
-            if i in score_of:
-                assert s == pytest.approx(score_of[i], rel=1e-5)
-    assert np.mean(stats.reranked_docs) < len(c.docids) / 10
-
-
 def test_hnsw_and_flat_storage_work():
     c = synthetic_collection(600, kp=4, kq=3, dim=32, n_topics=6, n_queries=5, seed=2)
     exact = exact_search(c.vectors, c.offsets, c.queries, k=10)

@@ -1,15 +1,15 @@
-"""The per-passage-centroid layout of the compressed index (dense/passage_centroids.py)."""
+"""The per-passage-centroid layout of the compressed index (dense/passage_centroids.py), on
+conftest.synthetic_800 and its build conftest.centroids_built. The chunked and resumed build is
+in regression/test_chunked_builds.py."""
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
+from conftest import recall
 from pyserini_diffretriever.dense.centroid_build import doc_chunks, passage_means
 from pyserini_diffretriever.dense.codec import CompressParams, default_layout, resolve_layout
 from pyserini_diffretriever.dense.compressed import CompressedIndex
-from pyserini_diffretriever.dense.compressed_build import build_compressed
 from pyserini_diffretriever.dense.compressed_folder import (
     CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CODES_FILE, NORMS_FILE, index_bytes,
 )
@@ -18,41 +18,10 @@ from pyserini_diffretriever.dense.loader import load_index
 from pyserini_diffretriever.dense.maxsim import QueryBatch, brute_force_scores, exact_search
 from pyserini_diffretriever.dense.params import SearchParams
 from pyserini_diffretriever.dense.passage_centroids import CentroidCompressedIndex, plan_from_centroids
-from pyserini_diffretriever.dense.store import DenseStore, write_store
-from pyserini_diffretriever.dense.synthetic import synthetic_collection
+from pyserini_diffretriever.dense.store import DenseStore
 from pyserini_diffretriever.integrity import MANIFEST_NAME, IntegrityError
 
-PARAMS = dict(centroids="IVF16,SQfp16", codec="PQ32")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def collection():
-    # passages of 4-10 vectors scattered around a passage direction (synthetic_collection's
-    # topical structure), 64 dimensions
-    return synthetic_collection(800, kp=(4, 10), kq=4, dim=64, n_topics=30, n_queries=16, seed=3)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, collection):
-    store = tmp_path_factory.mktemp("centroids") / "dense"
-    write_store(store, [(collection.vectors, np.diff(collection.offsets), collection.docids)], len(collection.vectors),
-                collection.vectors.shape[1], {"encoder": "synthetic"}, "float16")
-    return store, build_compressed(store, CompressParams(**PARAMS))
-
-
-def recall(hits, reference, k):
-    return float(np.mean([len(set(a.indices[:k].tolist()) & set(b.indices[:k].tolist())) / k
-                          for a, b in zip(hits, reference)]))
+pytestmark = pytest.mark.usefixtures("faiss_one_thread")  # conftest.py: FAISS on one thread
 
 
 def test_doc_chunks_cover_whole_passages():
@@ -64,12 +33,12 @@ def test_doc_chunks_cover_whole_passages():
                                [[1, 2], [6, 7]])
 
 
-def test_round_trip_is_coded_mean_plus_coded_residual(built):
+def test_round_trip_is_coded_mean_plus_coded_residual(centroids_built):
     # decode = the centroid codec's decoding of the passage mean's code + the residual
     # codec's decoding of the row's code, recomputed here from the store with the saved codecs
     import faiss
 
-    store, out = built
+    store, out = centroids_built
     index = load_index(out, store=False)  # the loader detects the layout
     assert isinstance(index, CentroidCompressedIndex) and index.layout == "passage_centroids"
     with pytest.raises(CompressedIndexError, match="holds the passage_centroids layout.*load_index"):
@@ -95,78 +64,48 @@ def test_round_trip_is_coded_mean_plus_coded_residual(built):
     np.testing.assert_allclose(np.load(out / NORMS_FILE), rho, rtol=1e-5, atol=1e-6)
 
 
-def test_candidate_bounds_hold_for_the_decoded_vectors(built, collection):
+def test_candidate_bounds_hold_for_the_decoded_vectors(centroids_built, synthetic_800):
     # each candidate's bound is >= its MaxSim over the decoded vectors (that is what lets the
     # rerank stop early without losing a better candidate)
-    store, out = built
+    store, out = centroids_built
     index = CentroidCompressedIndex.load(out, store=False)
-    batch = QueryBatch.from_list(collection.queries, index.dim)
+    batch = QueryBatch.from_list(synthetic_800.queries, index.dim)
     plans = plan_from_centroids(index.searcher, index.norms, batch, 50, "sum", SearchParams(), min_docs=200)
     decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
     assert index.searcher.nprobe >= 16  # IVF16 probed in full here: the centroid lists are exact
     for q, plan in enumerate(plans):
         assert len(plan.docs) >= 200 and np.all(np.diff(plan.bounds) <= 0)
-        scores = brute_force_scores(decoded, index.offsets, collection.queries[q])
+        scores = brute_force_scores(decoded, index.offsets, synthetic_800.queries[q])
         assert np.all(plan.bounds >= scores[plan.docs] - 1e-4)
         others = np.setdiff1d(np.arange(len(index)), plan.docs)
         assert len(others) and np.all(scores[others] <= plan.outside + 1e-4)
 
 
-def test_search_recall_exact_k_and_exact_rerank(built, collection):
-    store, out = built
+def test_search_recall_exact_k_and_exact_rerank(centroids_built, synthetic_800):
+    store, out = centroids_built
     index = CentroidCompressedIndex.load(out)
-    exact = exact_search(collection.vectors, collection.offsets, collection.queries, k=100, docids=collection.docids)
-    hits = index.search(collection.queries, 100)
+    exact = exact_search(synthetic_800.vectors, synthetic_800.offsets, synthetic_800.queries, k=100, docids=synthetic_800.docids)
+    hits = index.search(synthetic_800.queries, 100)
     assert [len(h.indices) for h in hits] == [100] * len(hits)
     assert recall(hits, exact, 100) >= 0.95
     # the candidate stage loses nothing against scoring every decoded passage
     decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
-    decode_all = exact_search(decoded, collection.offsets, collection.queries, k=100, docids=collection.docids)
+    decode_all = exact_search(decoded, synthetic_800.offsets, synthetic_800.queries, k=100, docids=synthetic_800.docids)
     assert recall(hits, decode_all, 100) >= 0.995
-    reranked = index.search(collection.queries, 100, SearchParams(rerank_exact=300))
+    reranked = index.search(synthetic_800.queries, 100, SearchParams(rerank_exact=300))
     assert recall(reranked, exact, 100) >= 0.99
     vectors = DenseStore.open(store).vectors
-    for query, h in zip(collection.queries[:3], reranked[:3]):
-        np.testing.assert_allclose(h.scores, brute_force_scores(vectors, collection.offsets, query)[h.indices],
+    for query, h in zip(synthetic_800.queries[:3], reranked[:3]):
+        np.testing.assert_allclose(h.scores, brute_force_scores(vectors, synthetic_800.offsets, query)[h.indices],
                                    rtol=1e-5, atol=1e-5)
-    few = index.search(collection.queries, 300, SearchParams(candidates=2, nprobe=1, candidate_docs=1))
+    few = index.search(synthetic_800.queries, 300, SearchParams(candidates=2, nprobe=1, candidate_docs=1))
     assert [len(h.indices) for h in few] == [300] * len(few)
-    everything = index.search(collection.queries[:2], len(collection.docids))
-    assert [len(h.indices) for h in everything] == [len(collection.docids)] * 2
+    everything = index.search(synthetic_800.queries[:2], len(synthetic_800.docids))
+    assert [len(h.indices) for h in everything] == [len(synthetic_800.docids)] * 2
 
 
-def test_chunked_build_equals_in_memory_build_and_resumes(tmp_path, built, collection):
-    store, reference = built
-    files = (CODES_FILE, CENTROID_CODES_FILE, NORMS_FILE)
-    chunked = build_compressed(store, CompressParams(**PARAMS, chunk_rows=97), output=tmp_path / "c")
-    for name in files:
-        np.testing.assert_array_equal(np.load(chunked / name), np.load(reference / name))
-    seen = []
-
-    def stop_after_two(rows):
-        seen.append(rows)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
-
-    params = CompressParams(**PARAMS, chunk_rows=600)
-    with pytest.raises(KeyboardInterrupt):
-        build_compressed(store, params, output=tmp_path / "r", progress=stop_after_two)
-    with pytest.raises(CompressedIndexError, match="did not finish"):
-        CentroidCompressedIndex.load(tmp_path / "r")
-    with pytest.raises(CompressedIndexError, match="other settings .*centroids"):
-        build_compressed(store, CompressParams(centroids="IVF8,SQfp16", codec="PQ32", chunk_rows=600), output=tmp_path / "r")
-    logs, resumed = [], []
-    build_compressed(store, params, output=tmp_path / "r", progress=resumed.append, log=logs.append)
-    assert any("resuming: 2 of" in line for line in logs)
-    assert resumed[0] == sum(seen) and sum(resumed) == len(collection.vectors)
-    for name in files:
-        np.testing.assert_array_equal(np.load(tmp_path / "r" / name), np.load(reference / name))
-    meta = json.loads((tmp_path / "r" / "meta.json").read_text())["compressed"]
-    assert meta["centroids"] == "IVF16,SQfp16" and meta["layout"] == "passage_centroids"
-
-
-def test_ratio_counts_every_file_and_truncation_is_reported(tmp_path, built):
-    store, out = built
+def test_ratio_counts_every_file_and_truncation_is_reported(tmp_path, centroids_built):
+    store, out = centroids_built
     names = {f.name for f in out.iterdir()}
     assert {CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE, CODES_FILE, "codec.faiss", MANIFEST_NAME} <= names
     assert index_bytes(out) == sum((out / name).stat().st_size for name in names)  # the manifest counts
