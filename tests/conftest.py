@@ -301,3 +301,9 @@ def centroids_built(tmp_path_factory, synthetic_800, faiss_one_thread):
 
     store = make_store(tmp_path_factory.mktemp("centroids") / "dense", synthetic_800)
     return store, build_compressed(store, CompressParams(**CENTROID_PARAMS))
+
+
+def close_sparse(a, b):
+    """The same terms, each weight within one level: quantization can flip by one level when a
+    float weight sits on a boundary."""
+    return a.keys() == b.keys() and all(abs(a[t] - b[t]) <= 1 for t in a)

@@ -25,7 +25,7 @@ from pyserini_diffretriever.testing.checkpoints import (
 )
 from reference_decoder import REFERENCE
 
-from conftest import PASSAGE_ONE, QUERY_FEW, SYSTEM, TEXT  # the hand-written prompt strings
+from conftest import PASSAGE_ONE, QUERY_FEW, SYSTEM, TEXT, close_sparse  # the hand-written prompt strings
 TEXTS = [TEXT, "BM25 ranks passages.", "Dense retrieval maps each query and each passage to vectors of numbers "
          "that a library such as FAISS searches in milliseconds.", "heart attack"]
 
@@ -360,11 +360,7 @@ def test_batched_decoding_with_different_stops_equals_one_by_one(all_checkpoints
         with ForceAtStep(enc.backbone, quote, {2} if row == 1 else set()):
             alone = enc.encode([text], is_query=False)
         np.testing.assert_allclose(batched.dense[row], alone.dense[0], atol=1e-5)
-        assert batched.sparse[row] == alone.sparse[0] or _close_sparse(batched.sparse[row], alone.sparse[0])
-
-
-def _close_sparse(a, b):
-    return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= 1 for k in a)
+        assert batched.sparse[row] == alone.sparse[0] or close_sparse(batched.sparse[row], alone.sparse[0])
 
 
 @pytest.mark.parametrize("kind", ["qwen2", "llama"])
@@ -378,7 +374,7 @@ def test_single_representation_is_the_first_step(all_checkpoints, kind):
     assert out.dense[0].shape == (1, enc.dimension)
     np.testing.assert_allclose(out.dense[0][0], unit(hidden[-1]).numpy(), atol=1e-5)
     sparse = SparseEncoder(enc.backbone.tokenizer, enc.backbone.eos_token_id, 128, 100.0, "truncate")
-    assert _close_sparse(out.sparse[0], sparse.encode(logits[-1:], TEXT))
+    assert close_sparse(out.sparse[0], sparse.encode(logits[-1:], TEXT))
     # pooling mean: the mean of the normalised step vectors (not renormalised), as DiffRetriever
     multi = make(all_checkpoints, PromptRepsEncoder, kind, max_new_tokens=5)
     mean = make(all_checkpoints, PromptRepsEncoder, kind, max_new_tokens=5, pooling="mean")
