@@ -8,13 +8,15 @@ from typing import Sequence
 
 import numpy as np
 
+from ..extras import require
+
 
 def correlation(x: Sequence[float], y: Sequence[float]) -> dict:
     """Spearman's rho and Kendall's tau (tau-b) with their two-sided p-values (scipy).
 
     When either side is constant the coefficients are undefined: they are reported as None
     with the reason, instead of scipy's NaN and warning."""
-    from scipy import stats
+    stats = require("scipy.stats", "analysis")  # deferred: scipy (the analysis extra) is slow to import
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if len(x) != len(y):

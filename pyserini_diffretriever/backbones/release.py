@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ..extras import require
 from .checkpoint import CheckpointError, check_safetensors, load_tensor_file, read_config, resolve_checkpoint
 from .loader import load_backbone
 
@@ -191,10 +192,16 @@ def read_release_settings(path: Path) -> ReleaseSettings:
     )
 
 
+def _peft(module: str):
+    """``module`` of peft, imported when a LoRA release is read (deferred: peft loads
+    transformers; the ``train`` extra installs it, and a missing one is one clear error)."""
+    return require(module, "train", "loading a released LoRA checkpoint")
+
+
 def read_adapter(path: Path):
     """(peft ``LoraConfig``, tensors by name) of a release's adapter; weights from safetensors
     where they exist, a ``.bin`` only through ``torch.load(weights_only=True)``."""
-    from peft import LoraConfig
+    LoraConfig = _peft("peft").LoraConfig
 
     config_file = Path(path) / ADAPTER_CONFIG
     raw = read_json_object(config_file, f"release {path} is missing {ADAPTER_CONFIG}")
@@ -267,7 +274,7 @@ def checkpoint_modules(path: Path) -> dict[str, ModuleShape] | None:
 def selected_modules(model, kind: str, config) -> dict[str, torch.nn.Module]:
     """Remote-code name -> native module of every module the LoRA ``config`` selects (peft's
     own matching: suffixes, a regular expression, exclusions, layer restrictions)."""
-    from peft.tuners.tuners_utils import check_target_module_exists
+    check_target_module_exists = _peft("peft.tuners.tuners_utils").check_target_module_exists
 
     natives = {remote_name(n, kind): m for n, m in model.named_modules()}
     return {name: natives[name] for name in model_modules(model, kind) if check_target_module_exists(config, name)}
@@ -278,8 +285,8 @@ def plan_lora(modules: dict[str, ModuleShape], kind: str, config, tensors: dict[
     """Check a LoRA adapter saved against the remote-code model against the modules of the
     base (``modules``: remote-code name -> shape) and return ``(module, A, B, scale)`` for
     each adapted module; one :class:`CheckpointError` naming the problem otherwise."""
-    from peft.tuners.tuners_utils import check_target_module_exists
-    from peft.utils.other import get_pattern_key
+    check_target_module_exists = _peft("peft.tuners.tuners_utils").check_target_module_exists
+    get_pattern_key = _peft("peft.utils.other").get_pattern_key
 
     selected = {name for name in modules if check_target_module_exists(config, name)}  # excluded: falsy
     targets = [config.target_modules] if isinstance(config.target_modules, str) else sorted(config.target_modules)

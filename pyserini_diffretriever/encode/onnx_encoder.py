@@ -29,6 +29,7 @@ import numpy as np
 
 from ..backbones.checkpoint import damaged_weights
 from ..config import EncoderConfig
+from ..extras import require
 from .base import EncoderBase
 # export_fingerprint is also imported from here (search.faiss); its home is .export_record
 from .export_record import ExportError, export_fingerprint, export_paths, read_export  # noqa: F401
@@ -90,7 +91,7 @@ class _Layout:
 def choose_providers(device: str = "auto") -> list:
     """onnxruntime providers for a config ``device``: CUDA first when the installed
     onnxruntime has it and the device is not ``cpu``, then CPU."""
-    import onnxruntime
+    onnxruntime = require("onnxruntime", "onnx")  # deferred: onnxruntime costs a second to import
 
     available = onnxruntime.get_available_providers()
     if device != "cpu" and "CUDAExecutionProvider" in available:
@@ -105,8 +106,8 @@ def choose_providers(device: str = "auto") -> list:
 def open_session(graph: Path, options, providers: list[str]):
     """An onnxruntime session of ``graph``; a truncated or damaged graph (or external-data file)
     is one :class:`~..backbones.checkpoint.CheckpointError` naming it and saying to export again."""
-    import onnxruntime  # deferred: onnxruntime costs a second to import
-    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
+    onnxruntime = require("onnxruntime", "onnx")  # deferred: onnxruntime costs a second to import
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf  # deferred: as above
 
     try:
         return onnxruntime.InferenceSession(str(graph), options, providers=providers)
@@ -136,7 +137,7 @@ class OnnxQueryEncoder(EncoderBase):
     has_sparse = True
 
     def __init__(self, config: EncoderConfig, backbone=None, threads: int | None = None, quiet: bool = False) -> None:
-        import onnxruntime
+        onnxruntime = require("onnxruntime", "onnx")  # deferred: onnxruntime costs a second to import
 
         if not config.onnx:
             raise ExportError("the ONNX query encoder needs config.onnx, the export folder")

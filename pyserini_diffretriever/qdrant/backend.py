@@ -15,7 +15,8 @@ Two engines implement the interface:
   ``diffretriever.json`` with the metadata.
 
 qdrant-client and qdrant-edge-py (the ``qdrant`` extra) are imported inside the methods
-that use them, so importing this module needs neither.
+that use them, so importing this module needs neither; opening a backend without them is one
+error naming ``pip install 'pyserini-diffretriever[qdrant]'``.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DiffRetrieverError
+from ..extras import require as require_extra  # Backend has a require() of its own
 
 SPARSE, DENSE = "sparse", "dense"
 #: Collection metadata key of the export record.
@@ -140,7 +142,7 @@ class Backend:
 class ClientBackend(Backend):
     def __init__(self, collection: str, url: str | None = None, path: str | None = None,
                  api_key: str | None = None, timeout: float = 60.0, client=None) -> None:
-        from qdrant_client import QdrantClient  # deferred: qdrant extra
+        QdrantClient = require_extra("qdrant_client", "qdrant").QdrantClient  # deferred: qdrant extra
 
         self.collection = collection
         if client is not None:
@@ -292,10 +294,8 @@ class EdgeBackend(Backend):
     ``PATH/<collection>/diffretriever.json`` (settings and metadata)."""
 
     def __init__(self, collection: str, path: str | Path) -> None:
-        try:
-            import qdrant_edge  # noqa: F401 - deferred: qdrant extra, checked on opening
-        except ImportError:
-            raise QdrantError("--edge needs the package qdrant-edge-py (pip install qdrant-edge-py)") from None
+        # deferred: qdrant extra, checked on opening
+        require_extra("qdrant_edge", "qdrant", "--edge (Qdrant's engine in-process)")
         self.collection = collection
         self.root = Path(path)
         self.folder = self.root / collection

@@ -21,6 +21,7 @@ import yaml
 
 from ..backbones.release import remote_name, selected_modules
 from ..config import EncoderConfig
+from ..extras import require
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
 SKIPPED_FILES = {"config.json", "model.safetensors.index.json", "pytorch_model.bin.index.json"}
@@ -163,8 +164,8 @@ def save_release(peft_model, encoder, base_checkpoint: Path, target: str | Path,
     Call it before the adapters are merged."""
     import copy
 
-    from peft import TaskType
-    from peft.utils import get_peft_model_state_dict
+    TaskType = require("peft", "train").TaskType  # deferred: peft loads transformers; the train extra
+    get_peft_model_state_dict = require("peft.utils", "train").get_peft_model_state_dict
     from safetensors.torch import save_file
 
     config = encoder.config

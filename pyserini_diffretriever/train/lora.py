@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from ..extras import require
+
 # Module-name suffixes (peft ``target_modules``) per model_type.
 LORA_TARGETS = {
     # BERT family: attention q/k/v and output, feed-forward in and out.
@@ -39,7 +41,8 @@ def default_targets(backbone) -> list[str]:
 def apply_lora(backbone, r: int = 16, alpha: int = 64, dropout: float = 0.05, targets: list[str] | None = None):
     """Inject fresh LoRA adapters into ``backbone.model`` (in place); returns the PeftModel.
     Only the adapter weights stay trainable."""
-    from peft import LoraConfig, get_peft_model
+    peft = require("peft", "train")  # deferred: peft loads transformers; the train extra
+    LoraConfig, get_peft_model = peft.LoraConfig, peft.get_peft_model
 
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none",
                         target_modules=targets or default_targets(backbone))
@@ -48,7 +51,7 @@ def apply_lora(backbone, r: int = 16, alpha: int = 64, dropout: float = 0.05, ta
 
 def load_adapter(backbone, adapter_dir: str | Path, trainable: bool = False):
     """Load saved LoRA adapters into ``backbone.model`` (in place); returns the PeftModel."""
-    from peft import PeftModel
+    PeftModel = require("peft", "train").PeftModel  # deferred: peft loads transformers
 
     peft_model = PeftModel.from_pretrained(backbone.model, str(adapter_dir), is_trainable=trainable)
     if not trainable:

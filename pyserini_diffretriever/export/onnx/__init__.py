@@ -45,6 +45,7 @@ from ...config import EncoderConfig
 from ...encode.export_record import EXPORT_FORMAT, EXPORT_META, GRAPH_FP32, GRAPH_INT8, ExportError
 from ...encode.onnx_encoder import INPUTS, OnnxQueryEncoder
 from ...encode.results import NORM_EPS
+from ...extras import require
 
 # Weights above 64 MiB go to external data (protobuf's hard limit is 2 GiB): onnxruntime maps a .data
 # file instead of parsing the weights into memory and copying them. Measured on the 186M-parameter
@@ -113,6 +114,8 @@ def export_query_encoder(config: EncoderConfig, output: str | Path, opset: int =
     from ...encode.encoder import DiffRetrieverEncoder  # deferred: loads torch
 
     check_exportable(config)
+    for package in ("onnx", "onnxruntime"):  # a missing onnx extra fails here, not after the export
+        require(package, "onnx")
     if external_data not in EXTERNAL_DATA:
         raise ValueError(f"external_data {external_data!r} is not one of {', '.join(EXTERNAL_DATA)}")
     if quantize not in (None, "int8"):
@@ -212,7 +215,7 @@ def export_query_encoder(config: EncoderConfig, output: str | Path, opset: int =
 
 def _repack(source: Path, target: Path, external: bool) -> None:
     """``target``: one graph file, or one graph plus one ``.data`` file beside it."""
-    import onnx
+    onnx = require("onnx", "onnx")  # deferred: the onnx extra, only when exporting
 
     graph = onnx.load(str(source), load_external_data=False)
     if any(_external(t) for t in graph.graph.initializer):  # a > 2 GiB export: one file per tensor
@@ -227,7 +230,7 @@ def _repack(source: Path, target: Path, external: bool) -> None:
 
 
 def _external(tensor) -> bool:
-    import onnx
+    onnx = require("onnx", "onnx")  # deferred: the onnx extra, only when exporting
 
     return tensor.data_location == onnx.TensorProto.EXTERNAL
 
@@ -236,7 +239,7 @@ def consolidate_external_data(source: Path, target: Path, chunk: int = 64 << 20)
     """Rewrite a graph whose tensors lie in one file each (what the exporter writes above 2 GiB)
     as ``target`` + ``target.data``, copying the tensor files in chunks: memory stays at one
     chunk, never the model (onnx's own save would load every tensor first)."""
-    import onnx
+    onnx = require("onnx", "onnx")  # deferred: the onnx extra, only when exporting
 
     graph = onnx.load(str(source), load_external_data=False)
     data_name = target.name + ".data"
@@ -272,7 +275,8 @@ def consolidate_external_data(source: Path, target: Path, chunk: int = 64 << 20)
 def quantize_int8(source: Path, target: Path, external: bool = False) -> None:
     """onnxruntime's dynamic quantization: int8 weights of the MatMul/Gather initializers,
     activations quantized per batch at run time (no calibration data needed)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantization = require("onnxruntime.quantization", "onnx")  # deferred: onnxruntime costs a second to import
+    QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
 
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, use_external_data_format=external)
 
