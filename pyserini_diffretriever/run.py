@@ -8,8 +8,8 @@ Outputs in ``--output-dir`` (default ``runs/<collection>/<encoder>``): the four 
 topics and qrels in Pyserini's formats, ``results.json`` (mode -> trec_eval metrics, wall
 times) and ``results.png``. Indexes go to ``--index-dir`` (default ``indexes/``) and are reused
 when complete and built from the same corpus and encoder (fingerprints recorded beside each):
-a second run re-encodes nothing; a changed corpus or encoder is refused (``--overwrite``
-rebuilds). Every corpus document is in every index: a document with no text gets a
+a second run re-encodes nothing; a changed corpus or encoder is refused (a new ``--index-dir`` keeps the old
+encoding; ``--overwrite`` deletes it and rebuilds). Every corpus document is in every index: a document with no text gets a
 placeholder that matches no query (BM25: the contents ``-``, which analyzes to no term).
 Topics reach Pyserini as a JSON topics file, the one format its topic reader picks by file
 extension before looking for special names (``beir``, ``cacm``) in the path, and with string
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="re-encode when the index folder holds the encoding of another corpus or encoder "
                              "(without it, that is an error)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="texts per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help="texts per forward pass (default: the config's, as in the encode command)")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's")
     parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the config's)")

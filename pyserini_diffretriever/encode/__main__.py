@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-checkpoint", help="with a released fine-tuned checkpoint as --checkpoint RELEASE_DIR: the base model it is merged into")
     parser.add_argument("--kq", type=positive_int, help="mask positions on the query side (overrides the config)")
     parser.add_argument("--kp", type=positive_int, help="mask positions on the passage side (overrides the config)")
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="texts per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help="texts per forward pass (default: the config's, 16 in the shipped configs)")
     parser.add_argument("--max-length", type=positive_int, help="token budget of a passage (overrides the config)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the config's, auto)")
     parser.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"],

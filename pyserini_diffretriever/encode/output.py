@@ -37,6 +37,8 @@ class CorpusMismatchError(DiffRetrieverError, ValueError):
     """An output folder that holds (part of) an encoding of another corpus or chunk layout."""
 
 
+#: How to go on after a :class:`CorpusMismatchError`, in the encode command's flags; a command
+#: with other flags (``run``) passes its own wording to ``encode_corpus(how_to_proceed=...)``.
 HOW_TO_PROCEED = "rerun with --overwrite to discard the old encoding, or give a new --output folder"
 
 # A document whose sparse vector is empty (no content word got a positive weight) still
@@ -66,8 +68,10 @@ def shard_chunks(documents: Iterable[Document], shard_id: int, num_shards: int,
 
 
 class EncodedCorpusWriter:
-    def __init__(self, output: str | Path, write_sparse: bool = True, write_dense: bool = True) -> None:
+    def __init__(self, output: str | Path, write_sparse: bool = True, write_dense: bool = True,
+                 how_to_proceed: str = HOW_TO_PROCEED) -> None:
         self.root = Path(output)
+        self.how_to_proceed = how_to_proceed
         self.write_sparse, self.write_dense = write_sparse, write_dense
         self.sparse_dir = self.root / "sparse"
         self.chunks_dir = self.root / "dense" / "chunks"
@@ -87,7 +91,7 @@ class EncodedCorpusWriter:
         if not isinstance(marker, dict) or "digest" not in marker:
             raise CorpusMismatchError(
                 f"{path} was written before chunk fingerprints were recorded, so the chunk cannot be proven to "
-                f"belong to this corpus; {HOW_TO_PROCEED}"
+                f"belong to this corpus; {self.how_to_proceed}"
             )
         return marker
 
@@ -104,7 +108,7 @@ class EncodedCorpusWriter:
                 raise CorpusMismatchError(
                     f"{self.root}: finished chunk {name} holds {marker.get('documents')} other documents "
                     f"(fingerprint {marker['digest'][:12]}) than the corpus's documents at that place now "
-                    f"({len(docs)} documents, {first}, fingerprint {now.digest[:12]}); {HOW_TO_PROCEED}"
+                    f"({len(docs)} documents, {first}, fingerprint {now.digest[:12]}); {self.how_to_proceed}"
                 )
         return True
 
@@ -118,7 +122,7 @@ class EncodedCorpusWriter:
             if any(self.progress_dir.glob("part-*.done")):
                 raise CorpusMismatchError(
                     f"{self.root} holds encoded chunks but no corpus.json (written before corpus fingerprints "
-                    f"were recorded), so they cannot be proven to belong to {corpus}; {HOW_TO_PROCEED}"
+                    f"were recorded), so they cannot be proven to belong to {corpus}; {self.how_to_proceed}"
                 )
             tmp = self.tmp_dir / "corpus.json"
             tmp.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
@@ -129,13 +133,13 @@ class EncodedCorpusWriter:
             raise CorpusMismatchError(
                 f"{self.root} holds the encoding of another corpus: {old.get('path')} ({old.get('documents')} "
                 f"documents, fingerprint {str(old.get('fingerprint'))[:12]}), not --corpus {corpus} "
-                f"({fingerprint.count} documents, fingerprint {fingerprint.digest[:12]}); {HOW_TO_PROCEED}"
+                f"({fingerprint.count} documents, fingerprint {fingerprint.digest[:12]}); {self.how_to_proceed}"
             )
         if (old.get("num_shards"), old.get("chunk_size")) != (num_shards, chunk_size):
             raise CorpusMismatchError(
                 f"{self.root} was encoded with --num-shards {old.get('num_shards')} --chunk-size "
                 f"{old.get('chunk_size')}, not --num-shards {num_shards} --chunk-size {chunk_size}; give the same "
-                f"values to resume, or {HOW_TO_PROCEED}"
+                f"values to resume, or {self.how_to_proceed}"
             )
 
     def corpus_record(self) -> dict | None:
@@ -185,7 +189,7 @@ class EncodedCorpusWriter:
             except ValueError:
                 marker = None
             if not isinstance(marker, dict) or marker.get("corpus") != corpus_digest:
-                raise CorpusMismatchError(f"{path}: shard {shard} finished on another corpus; {HOW_TO_PROCEED}")
+                raise CorpusMismatchError(f"{path}: shard {shard} finished on another corpus; {self.how_to_proceed}")
         return True
 
     def chunk_names(self, documents: int, num_shards: int, chunk_size: int) -> list[str]:

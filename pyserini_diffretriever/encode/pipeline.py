@@ -33,7 +33,7 @@ from ..dense.build import build_store_from_chunks, store_is_current
 from ..output_checks import check_writable
 from ..topics import read_topics
 from .factory import build_encoder, encoder_class
-from .output import EMPTY_VECTOR_TOKEN, EncodedCorpusWriter, chunk_name, remove_encoding, shard_chunks
+from .output import EMPTY_VECTOR_TOKEN, HOW_TO_PROCEED, EncodedCorpusWriter, chunk_name, remove_encoding, shard_chunks
 from .record import check_encoder_record, empty_vector_note, encoder_fingerprint
 
 #: What became of the dense store in an :func:`encode_corpus` call: ``merged`` from the chunks
@@ -118,7 +118,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
                   num_shards: int = 1, chunk_size: int = 1000, batch_size: int | None = None,
                   dense_dtype: str = "float16", write_dense: bool = True, write_sparse: bool = True,
                   overwrite: bool = False, encoder: LazyEncoder | None = None, progress: bool = True,
-                  on_chunk: Callable[[str, int], None] | None = None) -> CorpusEncodingResult:
+                  on_chunk: Callable[[str, int], None] | None = None,
+                  how_to_proceed: str = HOW_TO_PROCEED) -> CorpusEncodingResult:
     """Encode this shard of ``corpus`` into ``output``, resuming an earlier run's finished chunks.
 
     Parameters
@@ -136,6 +137,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
     progress : show progress bars.
     on_chunk : called with a chunk's name and document count once this call has written it
         durably (an interruption after that keeps it).
+    how_to_proceed : what a refusal of ``output`` (another corpus or encoder) tells the user to do,
+        in the running command's flags (default: the encode command's).
 
     The shard's summary line and warnings are printed as the encode command prints them. The
     last shard to finish merges the dense chunks into the store.
@@ -146,13 +149,14 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
         remove_encoding(output)
     output.mkdir(parents=True, exist_ok=True)
     lazy = encoder if encoder is not None else LazyEncoder(config)
-    record = check_encoder_record(output, config)
+    record = check_encoder_record(output, config, how_to_proceed)
     batch_size = batch_size or config.batch_size
 
     has_sparse = encoder_class(config.method).has_sparse  # known without loading the model
     if not has_sparse and write_sparse:
         print(f"note: {config.name} ({config.method}) has no sparse side; writing the dense store only")
-    writer = EncodedCorpusWriter(output, write_sparse=has_sparse and write_sparse, write_dense=write_dense)
+    writer = EncodedCorpusWriter(output, write_sparse=has_sparse and write_sparse, write_dense=write_dense,
+                                 how_to_proceed=how_to_proceed)
     fingerprint = corpus_fingerprint(corpus, progress=progress and sys.stderr.isatty())  # validates every line first
     writer.check_corpus(corpus, fingerprint, num_shards, chunk_size)
     shard_total = len(range(shard_id, fingerprint.count, num_shards))

@@ -28,9 +28,9 @@ def encoder_fingerprint(config: EncoderConfig) -> str | None:
         return None
 
 
-def check_encoder_record(output: str | Path, config: EncoderConfig) -> Path:
+def check_encoder_record(output: str | Path, config: EncoderConfig, how_to_proceed: str = HOW_TO_PROCEED) -> Path:
     """Record the encoder (config and checkpoint fingerprint) on a first run; refuse another one
-    later. Returns the record's path."""
+    later, saying ``how_to_proceed`` in the running command's flags. Returns the record's path."""
     output = Path(output)
     path = output / RECORD_NAME
     record = config.record()
@@ -43,7 +43,7 @@ def check_encoder_record(output: str | Path, config: EncoderConfig) -> Path:
             raise CorpusMismatchError(
                 f"{output} was encoded with other weights: checkpoint {previous.get('checkpoint')} had fingerprint "
                 f"{old_print[:12]}, {config.checkpoint} has {fingerprint[:12]} now (a retrained model?); "
-                f"{HOW_TO_PROCEED}"
+                f"{how_to_proceed}"
             )
         # an option added to EncoderConfig after the folder was written had its default then
         defaults = {f.name: f.default for f in dataclasses.fields(config) if f.name not in previous}
@@ -53,7 +53,7 @@ def check_encoder_record(output: str | Path, config: EncoderConfig) -> Path:
         if changed:
             raise ValueError(
                 f"{output} was encoded with a different encoder configuration (differs in: {', '.join(changed)}); "
-                f"{HOW_TO_PROCEED}"
+                f"{how_to_proceed}"
             )
     else:
         path.write_text(json.dumps({"config": record, "checkpoint_fingerprint": fingerprint}, indent=2) + "\n",

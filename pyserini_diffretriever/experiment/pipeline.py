@@ -49,7 +49,7 @@ class ExperimentOptions:
     hits: int = 1000
     remove_query: bool = False
     overwrite: bool = False
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the config's, as in the encode command
     checkpoint: str | None = None
     base_checkpoint: str | None = None
     device: str | None = None
@@ -102,6 +102,15 @@ def dense_search(store: Path, encoder, qids, vectors, output: Path, hits: int, r
     write_run(found, output, "diffretriever-dense", hits, qids)
 
 
+def how_to_proceed(encoded: Path) -> str:
+    """The run command's way on after its encoding folder is refused (another corpus or encoder):
+    a new ``--index-dir`` keeps it; ``--overwrite`` deletes it, which is said in so many words
+    because another collection of the same name may own it."""
+    return (f"give a new --index-dir to keep it, or rerun with --overwrite only if that encoding is no longer "
+            f"needed: --overwrite deletes the encoding in {encoded} (whatever collection it belongs to) and "
+            f"re-encodes this one")
+
+
 def run_experiment(options: ExperimentOptions) -> dict:
     """Encode, index, search (BM25, sparse, dense, hybrid), evaluate and report; returns the
     report written to ``results.json``."""
@@ -125,7 +134,8 @@ def run_experiment(options: ExperimentOptions) -> dict:
 
     encoder = LazyEncoder(config)
     encoding = timer("encode corpus", encode_corpus, str(collection / "corpus.jsonl"), config, encoded,
-                     batch_size=options.batch_size, overwrite=options.overwrite, encoder=encoder)
+                     batch_size=config.batch_size, overwrite=options.overwrite, encoder=encoder,
+                     how_to_proceed=how_to_proceed(encoded))
     count = encoding.corpus_documents
     has_sparse = encoder_class(config.method).has_sparse  # DiffEmbed and RepLLaMA are dense only
     modes = MODES if has_sparse else ("bm25", "dense")
@@ -134,7 +144,8 @@ def run_experiment(options: ExperimentOptions) -> dict:
               options.threads, True, encoder_record(encoded))
 
     qids = list(topics)
-    queries = timer("encode queries", encoder.encoder.encode, [topics[q] for q in qids], True, options.batch_size)
+    queries = timer("encode queries", encoder.encoder.encode, [topics[q] for q in qids], True,
+                    config.batch_size)
     cached = out / "queries.cached.jsonl"  # rewritten on every run: never reused
     write_cached_queries(topics, qids, queries.sparse, cached)
     empty_queries = sum(1 for vector in queries.sparse if not vector) if has_sparse else 0
@@ -177,4 +188,4 @@ def run_experiment(options: ExperimentOptions) -> dict:
 
 
 __all__ = ["DENSE_BATCH", "ExperimentOptions", "Timer", "default_threads", "dense_search", "resolve_collection",
-           "run_experiment", "write_cached_queries"]
+           "how_to_proceed", "run_experiment", "write_cached_queries"]
