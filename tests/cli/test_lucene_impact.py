@@ -594,7 +594,7 @@ def test_jvm_environment_choices(tmp_path):
     (new / "release").write_text('JAVA_VERSION="25.0.3"\nMODULES="java.base jdk.incubator.vector"\n', encoding="utf-8")
     results = {}
     for label, home in (("unset", None), ("java17", old), ("java25", new)):
-        env = dict(user_environment(), PYSERINI_DIFFRETRIEVER_HOOK="0")
+        env = dict(user_environment(), PYSERINI_DIFFRETRIEVER_HOOK="0", PYSERINI_DIFFRETRIEVER_VERBOSE="1")
         env.pop("JAVA_HOME", None)
         if home is not None:
             env["JAVA_HOME"] = str(home)

@@ -46,6 +46,7 @@ from ...encode.export_record import EXPORT_FORMAT, EXPORT_META, GRAPH_FP32, GRAP
 from ...encode.onnx_encoder import INPUTS, OnnxQueryEncoder
 from ...encode.results import NORM_EPS
 from ...extras import require
+from ...quiet import quantization_hint_filtered
 
 # Weights above 64 MiB go to external data (protobuf's hard limit is 2 GiB): onnxruntime maps a .data
 # file instead of parsing the weights into memory and copying them. Measured on the 186M-parameter
@@ -278,7 +279,8 @@ def quantize_int8(source: Path, target: Path, external: bool = False) -> None:
     quantization = require("onnxruntime.quantization", "onnx")  # deferred: onnxruntime costs a second to import
     QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, use_external_data_format=external)
+    with quantization_hint_filtered():  # its pre-processing hint is for calibrated image models
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, use_external_data_format=external)
 
 
 def verify_export(encoder, folder: Path, graph: str) -> dict:
