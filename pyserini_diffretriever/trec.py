@@ -180,6 +180,28 @@ def remove_query_hits(source: str | Path, target: str | Path, hits: int) -> int:
     return dropped
 
 
+def reorder_queries(path: str | Path, query_order: Iterable[str]) -> None:
+    """Rewrite a TREC run with its queries in ``query_order`` (queries not in it follow, in the
+    file's order), each line copied as written: docids, ranks and scores unchanged. Stock
+    Pyserini writes its runs sorted by query id; this puts them in the topics' order of the
+    runs this package writes."""
+    path = Path(path)
+    groups: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if fields:
+                groups.setdefault(fields[0], []).append(line if line.endswith("\n") else line + "\n")
+    order = [qid for qid in dict.fromkeys(query_order) if qid in groups]
+    placed = set(order)
+    order += [qid for qid in groups if qid not in placed]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        for qid in order:
+            out.writelines(groups[qid])
+    tmp.replace(path)
+
+
 def _run_lines(source: str | Path, handle: Iterable[str]) -> Iterator[tuple[str, str, str, str]]:
     """(qid, docid, score as written, tag) of each non-blank line of a TREC run."""
     for number, line in enumerate(handle, start=1):
@@ -208,4 +230,4 @@ def without_query(qid: str, found: Sequence[Hit], hits: int, remove_query: bool,
 
 
 __all__ = ["OUTPUT_FORMATS", "Run", "RunError", "RunWriter", "check_hit_ids", "check_run_path", "format_line",
-           "parse_score", "ranked", "read_run", "remove_query_hits", "search_depth", "without_query", "write_run"]
+           "parse_score", "ranked", "read_run", "remove_query_hits", "reorder_queries", "search_depth", "without_query", "write_run"]

@@ -154,7 +154,8 @@ def run_experiment(options: ExperimentOptions) -> dict:
           hits, remove_query)
     if has_sparse:
         timer("search sparse (pyserini.search.lucene --impact)", lucene_search, encoded / "lucene", pyserini_topics,
-              runs["sparse"], hits, remove_query, "--impact", "--encoder", str(cached), "--min-idf", "-1")
+              runs["sparse"], hits, remove_query, "--impact", "--encoder", str(cached), "--min-idf", "-1",
+              query_order=qids)
         sparse_run, dense_run = read_run(runs["sparse"]), read_run(runs["dense"])
         warning = coverage_warning({"sparse": sparse_run, "dense": dense_run})
         if warning:
@@ -167,7 +168,7 @@ def run_experiment(options: ExperimentOptions) -> dict:
     timer("index BM25 (Lucene)", build_lucene, bm25_index / "collection", bm25_index / "lucene", bm25_count,
           options.threads, False)
     timer("search BM25", lucene_search, bm25_index / "lucene", pyserini_topics, runs["bm25"], hits, remove_query,
-          "--bm25")
+          "--bm25", query_order=qids)
 
     results = {mode: evaluate(read_run(runs[mode]), qrels) for mode in modes}
     total = round(time.time() - started, 1)

@@ -22,12 +22,12 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
 from ..corpus import read_documents
-from ..trec import remove_query_hits, search_depth
+from ..trec import remove_query_hits, reorder_queries, search_depth
 
 #: The BM25 contents of a document with no text: the analyzer keeps no term of it (so it matches
 #: no query), and, being non-blank, Anserini does not skip the document as empty.
@@ -246,10 +246,13 @@ def write_bm25_collection(corpus: Path, folder: Path) -> int:
     return count
 
 
-def lucene_search(index: Path, topics: Path, output: Path, hits: int, remove_query: bool, *extra: str) -> None:
+def lucene_search(index: Path, topics: Path, output: Path, hits: int, remove_query: bool, *extra: str,
+                  query_order: Iterable[str] | None = None) -> None:
     """``pyserini.search.lucene`` on JSON topics; with ``remove_query``, one extra hit is asked
     for (:func:`~pyserini_diffretriever.trec.search_depth`) and each hit whose docid equals its
-    query id is dropped here (:func:`~pyserini_diffretriever.trec.remove_query_hits`)."""
+    query id is dropped here (:func:`~pyserini_diffretriever.trec.remove_query_hits`). With
+    ``query_order`` (the topics' order), the run's queries are put in that order (Pyserini sorts
+    them by id), every line kept as written (:func:`~pyserini_diffretriever.trec.reorder_queries`)."""
     raw = output.with_name(output.name + ".pyserini")
     pyserini("pyserini.search.lucene", "--index", str(index), "--topics", str(topics), "--output", str(raw),
              "--hits", str(search_depth(hits, remove_query)), *extra)
@@ -258,6 +261,8 @@ def lucene_search(index: Path, topics: Path, output: Path, hits: int, remove_que
         raw.unlink()
     else:
         raw.replace(output)
+    if query_order is not None:
+        reorder_queries(output, query_order)
 
 
 __all__ = ["ANSI_ESCAPE", "EMPTY_BM25_CONTENTS", "INDEX_RECORD", "PR_SET_PDEATHSIG", "STOP_GRACE_SECONDS",

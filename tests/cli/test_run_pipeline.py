@@ -117,6 +117,15 @@ def test_hybrid_run_is_the_fusion_of_the_two_runs(pipeline):
         assert list(docs) == [d for d, _ in top]
 
 
+def test_every_run_lists_the_queries_in_the_topics_order(pipeline):
+    """Pyserini sorts its runs (sparse, BM25) by query id; every run of `run` is in topics order."""
+    work = pipeline[0]
+    for mode in MODES:
+        lines = (work / "runs" / "cacm" / "tiny-bert" / f"{mode}.trec").read_text().split("\n")
+        order = list(dict.fromkeys(line.split()[0] for line in lines if line.strip()))
+        assert order == list(QUERIES), mode
+
+
 def test_second_run_reuses_everything(pipeline):
     _, _, ids, _, second, *_ = pipeline
     assert f"0 encoded now, {len(ids)} from an earlier run" in second.stdout
@@ -127,6 +136,7 @@ def test_a_changed_corpus_is_refused_and_overwrite_rebuilds(pipeline):
     _, collection, ids, _, _, refused, rebuilt = pipeline
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "holds the encoding of another corpus" in refused.stderr and "--overwrite" in refused.stderr
+    assert "new --index-dir" in refused.stderr and "--output " not in refused.stderr  # run's own flags
     assert f"({len(ids)} documents" in refused.stderr and f"({len(ids) + 1} documents" in refused.stderr
     assert f"{len(ids) + 1} documents ({len(ids) + 1} encoded now, 0 from an earlier run)" in rebuilt.stdout
     assert "reused" not in rebuilt.stdout  # both Lucene indexes were rebuilt from the new collections
