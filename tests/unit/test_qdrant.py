@@ -149,6 +149,28 @@ def test_cli_export_search_replace_delete(tmp_path, demo_encoded, demo_topics, c
     assert EdgeBackend("demo", tmp_path / "edge").count() == N_DOCS - 2
 
 
+def test_vocabulary_misses_are_counted_once_per_query_set(tmp_path, demo_encoded, capsys):
+    """--mode all searches one query set five times; its misses are reported once (not 4x)."""
+    import re
+
+    from pyserini_diffretriever.export.qdrant.__main__ import main as export
+    from pyserini_diffretriever.search.qdrant.__main__ import main as search
+
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("q1\txylophone zebra quokka marzipan\nq2\tkumquat fjord glockenspiel\n", encoding="utf-8")
+    target = ["--collection", "demo", "--edge", str(tmp_path / "edge")]
+    assert export(["--encoded", str(demo_encoded.root), *target]) == 0
+    counts = {}
+    for mode in ("sparse", "all"):
+        capsys.readouterr()
+        assert search(["--topics", str(topics), "--encoder", "diffretriever-default", "--mode", mode, "--hits", "5",
+                       "--output", str(tmp_path / mode), *target]) == 0
+        found = re.findall(r"(\d+) query terms are not in the collection's vocabulary", capsys.readouterr().out)
+        assert len(found) == 1, mode
+        counts[mode] = int(found[0])
+    assert counts["all"] == counts["sparse"] > 0
+
+
 # ------------------------------------------------------------------------------- errors
 def test_mismatched_query_encoder_is_refused(qdrant_exported):
     backend, _ = qdrant_exported

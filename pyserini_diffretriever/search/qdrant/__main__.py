@@ -116,8 +116,11 @@ def run(args) -> int:
                       output_format=args.output_format)
         print(f"{len(qids)} queries over {backend.describe()} ({len(searcher)} points): "
               + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-        if searcher.dropped_terms:
-            print(f"{searcher.dropped_terms} query terms are not in the collection's vocabulary (they match nothing)")
+        # counted once per query set: every mode searches the same queries (searcher.dropped_terms
+        # adds up per search, so --mode all would count each miss once per mode)
+        misses = sum(searcher.vocabulary.query(weights)[1] for weights in sparse)
+        if misses:
+            print(f"{misses} query terms are not in the collection's vocabulary (they match nothing)")
         for mode, path in outputs.items():
             print(f"{mode} -> {path}")
         return 0
