@@ -9,7 +9,7 @@ import pytest
 from pyserini_diffretriever.backbones import CheckpointError, load_backbone
 from pyserini_diffretriever.config import ConfigError, EncoderConfig, load_config
 from pyserini_diffretriever.corpus import CorpusError, read_documents
-from conftest import encoder
+from conftest import encoder, user_environment
 
 
 def test_empty_and_whitespace_text_get_prompt_vectors(checkpoints):
@@ -190,3 +190,26 @@ def test_topics_command_reports_empty_query_texts_once(tmp_path, capsys):
     assert main(["--collection", str(tmp_path), "--output-dir", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("warning: 2 of 3 queries in ") and "(1, 3)" in err
+
+
+PYSERINI_FREE = ("fusion", "search.faiss", "search.qdrant", "export.qdrant", "export.onnx", "encode", "topics")
+
+
+def test_commands_that_do_not_search_lucene_never_import_pyserini(tmp_path):
+    """Importing Pyserini prints its prebuilt-index catalog note (offline) and costs seconds: a
+    command that never uses it must not import it, for --help or for its work (fusion)."""
+    run = tmp_path / "a.trec"
+    run.write_text("q1 Q0 d1 1 2.0 a\nq1 Q0 d2 2 1.0 a\n", encoding="utf-8")
+    calls = [(f"pyserini_diffretriever.{name}", ["--help"]) for name in PYSERINI_FREE]
+    calls.append(("pyserini_diffretriever.fusion", ["--runs", str(run), str(run), "--output", str(tmp_path / "f.trec")]))
+    probe = ("import runpy, sys\n"
+             "name, argv = sys.argv[1], sys.argv[2:]\n"
+             "sys.argv = [name, *argv]\n"
+             "try:\n    runpy.run_module(name, run_name='__main__', alter_sys=True)\n"
+             "except SystemExit as stop:\n    assert not stop.code, stop.code\n"
+             "print(sorted(m for m in sys.modules if m == 'pyserini' or m.startswith(('pyserini.', 'jnius'))))\n")
+    for module, argv in calls:
+        result = subprocess.run([sys.executable, "-c", probe, module, *argv], capture_output=True, text=True,
+                                timeout=120, env=user_environment())
+        assert result.returncode == 0, (module, result.stderr[-2000:])
+        assert result.stdout.strip().splitlines()[-1] == "[]", (module, argv)
