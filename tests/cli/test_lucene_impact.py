@@ -298,6 +298,7 @@ def test_installed_release_matches_the_version_table(lucene):
     import jnius_config
     from jnius import autoclass
 
+    from pyserini_diffretriever import quiet
     from pyserini_diffretriever.pyserini_bridge import jvm, versions
 
     release = versions.release()
@@ -311,6 +312,16 @@ def test_installed_release_matches_the_version_table(lucene):
     assert release.jvm_setup_module in sys.modules
     queued = [o for o in jnius_config.get_options() if not o.startswith("-Djava.class.path=")]
     expected = [o for o in release.jvm_options if not (jvm._STATE.drops_vector_module and o == versions.VECTOR_OPTION)]
+    # the logging configuration: the release's own (2.4) or none (1.6), replaced by a quiet copy
+    # (quiet.py) that silences Lucene's vector-module line; at most one, and when quiet, that copy
+    logging = [o for o in queued if o.startswith(quiet.LOGGING_CONFIG_OPTION)]
+    queued = [o for o in queued if not o.startswith(quiet.LOGGING_CONFIG_OPTION)]
+    release_logging = [o for o in expected if o.startswith(quiet.LOGGING_CONFIG_OPTION)]
+    expected = [o for o in expected if not o.startswith(quiet.LOGGING_CONFIG_OPTION)]
+    assert len(logging) == 1 if release_logging else len(logging) <= 1, logging
+    if logging and not quiet.verbose():
+        settings = Path(logging[0][len(quiet.LOGGING_CONFIG_OPTION):]).read_text(encoding="utf-8")
+        assert f"{quiet.LUCENE_VECTOR_LOGGER}.level=SEVERE" in settings
     assert len(queued) == len(expected) and all(o.startswith(e) for o, e in zip(queued, expected)), (queued, expected)
 
 
