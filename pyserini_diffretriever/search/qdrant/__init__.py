@@ -30,9 +30,9 @@ from typing import Sequence
 import numpy as np
 
 from ...config import load_config
+from ...encode.compatibility import EncoderMismatchError, check_encoder
 from ...encode.factory import build_encoder
 from ...qdrant import Backend, QdrantError, QuerySpec, Vocabulary
-from ..faiss import EncoderMismatchError, check_encoder
 
 SERVER_MODES = ("sparse", "dense", "qdrant-rerank", "qdrant-rrf")
 MODES = ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-rrf")
