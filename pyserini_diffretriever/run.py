@@ -11,9 +11,15 @@ when complete and built from the same corpus and encoder (fingerprints recorded 
 a second run re-encodes nothing; a changed corpus or encoder is refused (a new ``--index-dir`` keeps the old
 encoding; ``--overwrite`` deletes it and rebuilds). Every corpus document is in every index: a document with no text gets a
 placeholder that matches no query (BM25: the contents ``-``, which analyzes to no term).
-Topics reach Pyserini as a JSON topics file, the one format its topic reader picks by file
-extension before looking for special names (``beir``, ``cacm``) in the path, and with string
-query ids.
+Everything is searched in this one process, with one JVM: sparse, dense and hybrid by
+``search.hybrid.HybridSearcher`` from the one encoding of each query (the runs of stock
+``pyserini.search.lucene --impact``, ``search.faiss`` and ``fusion``), BM25 by Pyserini's
+``LuceneSearcher`` (stock ``pyserini.search.lucene --bm25``); only building a Lucene index runs
+stock ``pyserini.index.lucene`` as a child process. The topics are also written as a JSON topics
+file (``topics.<split>.json``) and the encoded queries as a cached-query file
+(``queries.cached.jsonl``), for the stock commands: the JSON format is the one Pyserini's topic
+reader picks by file extension before looking for special names (``beir``, ``cacm``) in the path,
+and keeps string query ids.
 """
 from __future__ import annotations
 

@@ -18,17 +18,22 @@ from ..encode.factory import encoder_class
 from ..encode.pipeline import LazyEncoder, encode_corpus
 from ..encode.record import empty_vector_note
 from ..evaluation import evaluate
-from ..fusion import coverage_warning, hybrid
+from ..fusion import coverage_warning
 from ..output_checks import check_writable
 from ..pyserini_bridge.index_record import encoder_record
-from ..pyserini_bridge.lucene import build_lucene, lucene_search, write_bm25_collection
+from ..pyserini_bridge.lucene import build_lucene, write_bm25_collection
+from ..pyserini_bridge.searchers import BM25Searcher
 from ..search.faiss import MultiVectorSearcher
+from ..search.hybrid import DENSE_BATCH, HybridSearcher
 from ..topics import beir_split, write_json_topics, write_trec_qrels, write_tsv_topics
-from ..trec import read_run, search_depth, without_query, write_run
+from ..trec import RunWriter, read_run, search_depth, without_query, write_run
 from .report import MODES, plot, table
 
-#: Queries per dense search call.
-DENSE_BATCH = 64
+#: The run tag of the sparse and BM25 runs: the one stock ``pyserini.search.lucene`` wrote when
+#: ``run`` searched Lucene through it, kept so that the run files stay as they were.
+LUCENE_TAG = "Anserini"
+#: Hits of each run the hybrid fuses (``fusion.hybrid``'s default depth, as ever).
+FUSION_DEPTH = 1000
 
 
 def default_threads() -> int:
@@ -102,6 +107,43 @@ def dense_search(store: Path, encoder, qids, vectors, output: Path, hits: int, r
     write_run(found, output, "diffretriever-dense", hits, qids)
 
 
+def hybrid_search(encoded: Path, encoder, qids: list[str], queries, runs: dict[str, Path], hits: int,
+                  remove_query: bool, alpha: float, threads: int) -> None:
+    """The sparse, dense and hybrid runs of the already-encoded ``queries``, in this process: the
+    Lucene impact index and the dense store of the encoding folder ``encoded`` searched by one
+    :class:`~pyserini_diffretriever.search.hybrid.HybridSearcher` (the runs of stock
+    ``pyserini.search.lucene --impact``, ``search.faiss`` and ``fusion``)."""
+    searcher = HybridSearcher(encoded / "lucene", encoded / "dense", encoder, alpha=alpha, fusion_depth=FUSION_DEPTH,
+                              threads=threads, warn=lambda line: print(f"   {line}"))
+    results = searcher.search_encoded(queries, qids, hits, remove_query=remove_query)
+    times = searcher.times
+    print(f"   sparse (Lucene impact) {times.sparse:.2f} s, dense (MaxSim) {times.dense:.2f} s, "
+          f"fusion {times.fusion:.2f} s", flush=True)
+    with RunWriter(runs["sparse"], LUCENE_TAG) as out:  # Lucene's order, as stock Pyserini writes it
+        for result in results:
+            out.write(result.qid, [(hit.docid, hit.score) for hit in result.sparse])
+    write_run({r.qid: {hit.docid: hit.score for hit in r.dense} for r in results}, runs["dense"],
+              "diffretriever-dense", hits, qids)
+    warning = coverage_warning({"sparse": {r.qid: r.sparse for r in results if r.sparse},
+                                "dense": {r.qid: r.dense for r in results if r.dense}})
+    if warning:
+        print(f"   note: {warning}")
+    write_run({r.qid: {hit.docid: hit.score for hit in r.hits} for r in results if r.hits}, runs["hybrid"],
+              "diffretriever-hybrid", hits, qids)
+
+
+def bm25_search(index: Path, topics: dict[str, str], qids: list[str], output: Path, hits: int, remove_query: bool,
+                threads: int) -> None:
+    """BM25 over the Lucene ``index`` in this process (Pyserini's ``LuceneSearcher``, stock
+    ``pyserini.search.lucene --bm25``), each query's text with its whitespace collapsed as in
+    the JSON topics stock Pyserini read."""
+    searcher = BM25Searcher(index, threads)
+    found = searcher.batch_search([" ".join(topics[q].split()) for q in qids], qids, search_depth(hits, remove_query))
+    with RunWriter(output, LUCENE_TAG) as out:
+        for qid in qids:
+            out.write(qid, [(hit.docid, hit.score) for hit in without_query(qid, found[qid], hits, remove_query)])
+
+
 def how_to_proceed(encoded: Path) -> str:
     """The run command's way on after its encoding folder is refused (another corpus or encoder):
     a new ``--index-dir`` keeps it; ``--overwrite`` deletes it, which is said in so many words
@@ -127,7 +169,7 @@ def run_experiment(options: ExperimentOptions) -> dict:
 
     topics, qrels = beir_split(collection, split)
     write_tsv_topics(topics, out / f"topics.{split}.tsv")
-    pyserini_topics = out / f"topics.{split}.json"  # what Pyserini reads: see the run command's docstring
+    pyserini_topics = out / f"topics.{split}.json"  # for stock Pyserini commands: see the run command's docstring
     write_json_topics(topics, pyserini_topics)
     write_trec_qrels(qrels, out / f"qrels.{split}.txt")
     print(f"{name}: split {split}, {len(topics)} judged queries; encoder {config.name}")
@@ -150,25 +192,19 @@ def run_experiment(options: ExperimentOptions) -> dict:
     write_cached_queries(topics, qids, queries.sparse, cached)
     empty_queries = sum(1 for vector in queries.sparse if not vector) if has_sparse else 0
     runs = {mode: out / f"{mode}.trec" for mode in modes}
-    timer("search dense (MaxSim)", dense_search, encoded / "dense", encoder.encoder, qids, queries.dense, runs["dense"],
-          hits, remove_query)
     if has_sparse:
-        timer("search sparse (pyserini.search.lucene --impact)", lucene_search, encoded / "lucene", pyserini_topics,
-              runs["sparse"], hits, remove_query, "--impact", "--encoder", str(cached), "--min-idf", "-1",
-              query_order=qids)
-        sparse_run, dense_run = read_run(runs["sparse"]), read_run(runs["dense"])
-        warning = coverage_warning({"sparse": sparse_run, "dense": dense_run})
-        if warning:
-            print(f"   note: {warning}")
-        timer("fuse (hybrid)", write_run, hybrid(sparse_run, dense_run, options.alpha), runs["hybrid"],
-              "diffretriever-hybrid", hits, qids)
+        timer("search sparse + dense, fuse (HybridSearcher, in process)", hybrid_search, encoded, encoder.encoder,
+              qids, queries, runs, hits, remove_query, options.alpha, options.threads)
+    else:
+        timer("search dense (MaxSim)", dense_search, encoded / "dense", encoder.encoder, qids, queries.dense,
+              runs["dense"], hits, remove_query)
 
     bm25_index = indexes / f"{name}-bm25"
     bm25_count = timer("BM25 collection", write_bm25_collection, collection / "corpus.jsonl", bm25_index / "collection")
     timer("index BM25 (Lucene)", build_lucene, bm25_index / "collection", bm25_index / "lucene", bm25_count,
           options.threads, False)
-    timer("search BM25", lucene_search, bm25_index / "lucene", pyserini_topics, runs["bm25"], hits, remove_query,
-          "--bm25", query_order=qids)
+    timer("search BM25 (LuceneSearcher, in process)", bm25_search, bm25_index / "lucene", topics, qids, runs["bm25"],
+          hits, remove_query, options.threads)
 
     results = {mode: evaluate(read_run(runs[mode]), qrels) for mode in modes}
     total = round(time.time() - started, 1)
@@ -188,5 +224,6 @@ def run_experiment(options: ExperimentOptions) -> dict:
     return report
 
 
-__all__ = ["DENSE_BATCH", "ExperimentOptions", "Timer", "default_threads", "dense_search", "resolve_collection",
-           "how_to_proceed", "run_experiment", "write_cached_queries"]
+__all__ = ["DENSE_BATCH", "FUSION_DEPTH", "LUCENE_TAG", "ExperimentOptions", "Timer", "bm25_search", "default_threads",
+           "dense_search", "how_to_proceed", "hybrid_search", "resolve_collection", "run_experiment",
+           "write_cached_queries"]

@@ -63,8 +63,10 @@ def clear_encoder_cache() -> None:
         _CACHE.clear()
 
 
-def _as_impact_vector(vector) -> dict[str, int]:
-    """``{str: int}`` with positive weights only (what Lucene and ``JInt`` accept)."""
+def impact_vector(vector) -> dict[str, int]:
+    """``{str: int}`` with positive weights only (what Lucene and ``JInt`` accept): the impact
+    query of stock ``pyserini.search.lucene --encoder diffretriever-*``, and of the in-process
+    hybrid searcher, which must send Lucene the same query."""
     return {str(token): int(weight) for token, weight in vector.items() if int(weight) > 0}
 
 
@@ -140,14 +142,14 @@ class DiffRetrieverQueryEncoder(_LazyEncoderMixin):
 
     def encode(self, text: str, **kwargs) -> dict[str, int]:
         """The quantized sparse vector of one query, ``{token: positive int}``."""
-        vector = _as_impact_vector(self.encoder.encode([text], is_query=True).sparse[0])
+        vector = impact_vector(self.encoder.encode([text], is_query=True).sparse[0])
         self._count(text, vector)
         return vector
 
     def batch_encode(self, texts: Iterable[str], **kwargs) -> list[dict[str, int]]:
         """Sparse vectors of several queries, encoded in batches."""
         texts = list(texts)
-        vectors = [_as_impact_vector(v) for v in self.encoder.encode(texts, is_query=True).sparse]
+        vectors = [impact_vector(v) for v in self.encoder.encode(texts, is_query=True).sparse]
         for text, vector in zip(texts, vectors):
             self._count(text, vector)
         return vectors
@@ -196,7 +198,7 @@ class DiffRetrieverDocumentEncoder(_LazyEncoderMixin):
         ``max_length_passage`` applies (override it when building the encoder).
         """
         joined = self._join(texts, titles, add_sep)
-        return [_as_impact_vector(v) for v in self.encoder.encode(joined, is_query=False).sparse]
+        return [impact_vector(v) for v in self.encoder.encode(joined, is_query=False).sparse]
 
     def encode_output(self, texts, titles=None, add_sep: bool = False):
         """The full :class:`EncoderOutput` (dense multi-vectors and sparse vectors)."""
@@ -208,4 +210,5 @@ __all__ = [
     "DiffRetrieverDocumentEncoder",
     "shared_encoder",
     "clear_encoder_cache",
+    "impact_vector",
 ]
