@@ -17,9 +17,13 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--api-key-env", default="QDRANT_API_KEY",
                        help="environment variable holding the API key for --url (default: QDRANT_API_KEY; unset: no key)")
     group.add_argument("--timeout", type=float, default=60.0, help="seconds per request to a server (default: 60)")
+    group.add_argument("--prefer-grpc", action="store_true",
+                       help="--url: talk to the server over gRPC (port 6334; qdrant-client's prefer_grpc): "
+                            "4 bytes a number instead of up to 24 in JSON")
 
 
 def open_target(args):
     """The backend named by the flags of :func:`add_target_arguments`."""
     return open_backend(args.collection, url=args.url, path=args.path, edge=args.edge,
-                        api_key=os.environ.get(args.api_key_env) or None, timeout=args.timeout)
+                        api_key=os.environ.get(args.api_key_env) or None, timeout=args.timeout,
+                        prefer_grpc=getattr(args, "prefer_grpc", False))

@@ -99,6 +99,8 @@ class Backend:
 
     collection: str
     target: str  # where the collection lives, for messages
+    prefer_grpc = False  # requests go over gRPC (a server only)
+    parallel_upserts = True  # upserts may come from several threads at once (not local mode)
 
     def describe(self) -> str:
         return f"Qdrant collection {self.collection!r} at {self.target}"
@@ -109,8 +111,10 @@ class Backend:
     def dense_dim(self) -> int: ...
     def metadata(self) -> dict: ...
     def set_metadata(self, metadata: dict) -> None: ...
-    def upsert(self, points: Sequence[DocPoint]) -> None: ...
+    def upsert(self, points: Sequence[DocPoint], wait: bool = True) -> None: ...
     def existing(self, docids: Sequence[str]) -> set[str]: ...
+    def points(self, docids: Sequence[str]) -> dict[str, DocPoint]:
+        """The stored points of ``docids`` (those present), vectors included: the export's sample check."""
     def count(self) -> int: ...
     def docids(self) -> list[str]: ...
     def delete(self, docids: Sequence[str]) -> None: ...
@@ -128,6 +132,19 @@ class Backend:
         """Whether an error of an upsert is worth a retry (network, timeout, overload)."""
         return False
 
+    @staticmethod
+    def too_large(error: BaseException) -> bool:
+        """Whether an upsert was refused for its size (HTTP 413, gRPC message too large): split it."""
+        return False
+
+    def indexing_threshold(self) -> int | None:
+        """The optimizer's indexing threshold (KB of vectors per segment before it is indexed);
+        None where the engine has no background indexing (local mode, edge)."""
+        return None
+
+    def set_indexing_threshold(self, value: int) -> None:
+        """Change it (0: no indexing, the bulk-load setting)."""
+
     def require(self) -> "Backend":
         if not self.exists():
             raise QdrantError(f"{self.describe()} does not exist{self._known()}; export one with "
@@ -141,17 +158,19 @@ class Backend:
 # ------------------------------------------------------------------------ qdrant-client
 class ClientBackend(Backend):
     def __init__(self, collection: str, url: str | None = None, path: str | None = None,
-                 api_key: str | None = None, timeout: float = 60.0, client=None) -> None:
+                 api_key: str | None = None, timeout: float = 60.0, client=None, prefer_grpc: bool = False) -> None:
         QdrantClient = require_extra("qdrant_client", "qdrant").QdrantClient  # deferred: qdrant extra
 
-        self.collection = collection
+        self.collection, self.prefer_grpc = collection, prefer_grpc
         if client is not None:
             self.client, self.target = client, "a given client"
         elif url:
             self.target = url
-            self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout), check_compatibility=False)
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout), check_compatibility=False,
+                                       prefer_grpc=prefer_grpc)
         elif path:
             self.target = "memory (local mode)" if path == ":memory:" else f"{path} (local mode)"
+            self.parallel_upserts = False  # local mode's storage has no lock
             try:
                 self.client = QdrantClient(location=":memory:") if path == ":memory:" else QdrantClient(path=str(path))
             except RuntimeError as err:  # another process holds the folder
@@ -168,11 +187,35 @@ class ClientBackend(Backend):
         # deferred: qdrant extra
         from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-        if isinstance(error, ResponseHandlingException):  # connection reset, timeout
+        from qdrant_client.common.client_exceptions import ResourceExhaustedResponse  # deferred: qdrant extra
+
+        if isinstance(error, (ResponseHandlingException, ResourceExhaustedResponse)):  # reset, timeout, 429 + Retry-After
             return True
         if isinstance(error, UnexpectedResponse):
             return error.status_code in (408, 429, 500, 502, 503, 504)
+        code = _grpc_code(error)
+        if code is not None:
+            return code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "INTERNAL") or (
+                code == "RESOURCE_EXHAUSTED" and not ClientBackend.too_large(error))
         return isinstance(error, (ConnectionError, TimeoutError))
+
+    @staticmethod
+    def too_large(error: BaseException) -> bool:
+        from qdrant_client.http.exceptions import UnexpectedResponse  # deferred: qdrant extra
+
+        if isinstance(error, UnexpectedResponse):
+            return error.status_code == 413
+        # gRPC: the channel or the server refuses a message over its limit with RESOURCE_EXHAUSTED
+        return _grpc_code(error) == "RESOURCE_EXHAUSTED" and "larger than" in str(error).lower()
+
+    def indexing_threshold(self) -> int | None:
+        value = self._info().config.optimizer_config.indexing_threshold
+        return None if value is None else int(value)
+
+    def set_indexing_threshold(self, value: int) -> None:
+        from qdrant_client import models  # deferred: qdrant extra
+
+        self.client.update_collection(self.collection, optimizers_config=models.OptimizersConfigDiff(indexing_threshold=value))
 
     def _known(self) -> str:
         names = sorted(self._names)
@@ -199,11 +242,15 @@ class ClientBackend(Backend):
             datatype=models.Datatype.FLOAT16 if settings.datatype == "float16" else models.Datatype.FLOAT32,
         )
         sparse = models.SparseVectorParams(index=models.SparseIndexParams(on_disk=settings.on_disk))
-        self.client.create_collection(
-            self.collection, vectors_config={DENSE: dense}, sparse_vectors_config={SPARSE: sparse},
-            shard_number=settings.shards, replication_factor=settings.replicas, on_disk_payload=settings.on_disk,
-            metadata={META_KEY: metadata},
-        )
+        try:
+            self.client.create_collection(
+                self.collection, vectors_config={DENSE: dense}, sparse_vectors_config={SPARSE: sparse},
+                shard_number=settings.shards, replication_factor=settings.replicas, on_disk_payload=settings.on_disk,
+                metadata={META_KEY: metadata},
+            )
+        except Exception:  # noqa: BLE001 - another exporter created it first (409): theirs is checked like any
+            if not self.exists():
+                raise
 
     def _info(self):
         return self.client.get_collection(self.collection)
@@ -221,10 +268,10 @@ class ClientBackend(Backend):
     def set_metadata(self, metadata: dict) -> None:
         self.client.update_collection(self.collection, metadata={META_KEY: metadata})
 
-    def upsert(self, points: Sequence[DocPoint]) -> None:
+    def upsert(self, points: Sequence[DocPoint], wait: bool = True) -> None:
         from qdrant_client import models  # deferred: qdrant extra
 
-        self.client.upsert(self.collection, wait=True, points=[
+        self.client.upsert(self.collection, wait=wait, points=[
             models.PointStruct(id=point_id(p.docid), payload={"docid": p.docid}, vector={
                 SPARSE: models.SparseVector(indices=p.sparse_indices, values=p.sparse_values),
                 DENSE: np.asarray(p.dense, dtype=np.float32).tolist(),
@@ -234,6 +281,11 @@ class ClientBackend(Backend):
         records = self.client.retrieve(self.collection, [point_id(d) for d in docids], with_payload=True,
                                        with_vectors=False)
         return {r.payload["docid"] for r in records}
+
+    def points(self, docids: Sequence[str]) -> dict[str, DocPoint]:
+        records = self.client.retrieve(self.collection, [point_id(d) for d in docids], with_payload=True,
+                                       with_vectors=True)
+        return {r.payload["docid"]: _doc_point(r.payload["docid"], r.vector) for r in records}
 
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
@@ -379,7 +431,7 @@ class EdgeBackend(Backend):
     def set_metadata(self, metadata: dict) -> None:
         self._write(dict(self._read(), metadata=metadata))
 
-    def upsert(self, points: Sequence[DocPoint]) -> None:
+    def upsert(self, points: Sequence[DocPoint], wait: bool = True) -> None:
         import qdrant_edge as qe  # deferred: qdrant extra
 
         self.shard.update(qe.UpdateOperation.upsert_points([
@@ -387,11 +439,16 @@ class EdgeBackend(Backend):
                 SPARSE: qe.SparseVector(indices=list(p.sparse_indices), values=list(p.sparse_values)),
                 DENSE: np.asarray(p.dense, dtype=np.float32).tolist(),
             }) for p in points]))
-        self.shard.flush()
+        if wait:  # wait=False: the write-ahead log holds the batch; finish() flushes
+            self.shard.flush()
 
     def existing(self, docids: Sequence[str]) -> set[str]:
         records = self.shard.retrieve([uuid.UUID(point_id(d)) for d in docids], with_payload=True, with_vector=False)
         return {r.payload["docid"] for r in records}
+
+    def points(self, docids: Sequence[str]) -> dict[str, DocPoint]:
+        records = self.shard.retrieve([uuid.UUID(point_id(d)) for d in docids], with_payload=True, with_vector=True)
+        return {r.payload["docid"]: _doc_point(r.payload["docid"], r.vector) for r in records}
 
     def count(self) -> int:
         import qdrant_edge as qe  # deferred: qdrant extra
@@ -455,8 +512,26 @@ class EdgeBackend(Backend):
             self._shard = None
 
 
+def _grpc_code(error: BaseException) -> str | None:
+    """The status name of a gRPC error (grpc.RpcError has ``code()``), else None."""
+    code = getattr(error, "code", None)
+    if not callable(code):
+        return None
+    try:
+        return getattr(code(), "name", None)
+    except Exception:  # noqa: BLE001 - not a gRPC error after all
+        return None
+
+
+def _doc_point(docid: str, vector: dict) -> DocPoint:
+    """A retrieved point's vectors (either engine's record) as a DocPoint."""
+    sparse = vector[SPARSE]
+    return DocPoint(docid, [int(i) for i in sparse.indices], [float(v) for v in sparse.values],
+                    np.asarray(vector[DENSE], dtype=np.float32))
+
+
 def open_backend(collection: str, url: str | None = None, path: str | None = None, edge: str | None = None,
-                 api_key: str | None = None, timeout: float = 60.0) -> Backend:
+                 api_key: str | None = None, timeout: float = 60.0, prefer_grpc: bool = False) -> Backend:
     """The backend of ``--url`` (server or cluster), ``--path`` (qdrant-client local mode)
     or ``--edge`` (qdrant-edge-py); exactly one."""
     given = [name for name, value in (("--url", url), ("--path", path), ("--edge", edge)) if value]
@@ -464,4 +539,6 @@ def open_backend(collection: str, url: str | None = None, path: str | None = Non
         raise QdrantError(f"give exactly one of --url, --path, --edge (got {', '.join(given) or 'none'})")
     if edge:
         return EdgeBackend(collection, edge)
-    return ClientBackend(collection, url=url, path=path, api_key=api_key, timeout=timeout)
+    if prefer_grpc and not url:
+        raise QdrantError("--prefer-grpc needs a server (--url): local mode and edge run in-process")
+    return ClientBackend(collection, url=url, path=path, api_key=api_key, timeout=timeout, prefer_grpc=prefer_grpc)

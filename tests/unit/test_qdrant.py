@@ -16,20 +16,29 @@ from pyserini_diffretriever.dense.maxsim import brute_force_scores, exact_search
 from pyserini_diffretriever.export.qdrant import (EncodedFolder, delete_documents, export_encoded,  # noqa: E402
                                                   upsert_documents)
 from pyserini_diffretriever.fusion import reciprocal_rank  # noqa: E402
-from pyserini_diffretriever.qdrant import ClientBackend, EdgeBackend, QdrantError, open_backend  # noqa: E402
+from pyserini_diffretriever.qdrant import (ClientBackend, CollectionSettings, EdgeBackend, QdrantError,  # noqa: E402
+                                           open_backend)
 from pyserini_diffretriever.search.qdrant import EncoderMismatchError, QdrantSearcher  # noqa: E402
 
 
 # ------------------------------------------------------------------------------- export
-def test_exported_counts_equal_the_corpus(qdrant_exported, demo_corpus, demo_encoded):
+def test_exported_counts_equal_the_corpus(qdrant_exported, demo_corpus, demo_encoded, default_encoder):
     backend, report = qdrant_exported
     docids = demo_corpus[1]
     assert report.documents == report.sent == report.points == len(docids) == N_DOCS
+    assert report.checked == N_DOCS and report.splits == report.others == 0  # the whole sample read back
     assert backend.count() == N_DOCS
     assert sorted(backend.docids()) == sorted(docids)
     record = backend.metadata()
     assert record["dim"] == demo_encoded.store.dim == 128 and record["kp"] == 32 and record["encoder"] == "default"
-    assert sorted(record["vocabulary"]) == record["vocabulary"] == sorted(demo_encoded.tokens())
+    assert record["format"] == 2 and record["sparse_ids"] == "tokenizer" and "vocabulary" not in record
+    # every point's sparse indices are the encoder's tokenizer ids of its tokens (transformers' own lookup)
+    tokenizer = default_encoder.sparse_encoder.tokenizer
+    stored = backend.points(docids)
+    for docid, vector in demo_encoded.documents():
+        expected = sorted((tokenizer.convert_tokens_to_ids(t), float(w)) for t, w in vector.items())
+        assert list(zip(stored[docid].sparse_indices, stored[docid].sparse_values)) == expected
+        np.testing.assert_array_equal(stored[docid].dense, demo_encoded.dense(demo_encoded.dense_rows()[docid]))
 
 
 def test_interrupted_export_loses_and_duplicates_nothing(tmp_path, demo_encoded, demo_corpus):
@@ -38,13 +47,13 @@ def test_interrupted_export_loses_and_duplicates_nothing(tmp_path, demo_encoded,
     backend = ClientBackend("demo", path=str(tmp_path / "local"))
     real_upsert, calls = backend.upsert, []
 
-    def failing(points):
+    def failing(points, wait=True):
         calls.append(len(points))
         if len(calls) == 2:
             raise ResponseHandlingException(ConnectionResetError("reset by peer"))  # transient: retried
         if len(calls) == 4:
             raise KeyboardInterrupt  # the export is killed here
-        real_upsert(points)
+        real_upsert(points, wait)
 
     backend.upsert = failing
     with pytest.raises(KeyboardInterrupt):
@@ -104,14 +113,12 @@ def test_server_side_queries_compute_the_stated_formulas(qdrant_exported, defaul
 def test_add_replace_delete_in_place(kind, tmp_path, demo_encoded, default_encoder):
     backend = make_backend(kind, tmp_path)
     export_encoded(demo_encoded, backend, progress=False)
-    old_vocabulary = backend.metadata()["vocabulary"]
     texts = {"d001": "Quokkas juggle xylophones beside zeppelin hangars.",   # replaces d001
              "new-1": "Marzipan zeppelins float over the quokka sanctuary."}  # a new document
     out = default_encoder.encode(list(texts.values()), is_query=False)
+    new_tokens = {t for v in out.sparse for t in v} - demo_encoded.tokens()
     added = upsert_documents(backend, list(zip(texts, out.sparse, out.dense)), demo_encoded.record())
-    vocabulary = backend.metadata()["vocabulary"]
-    assert added > 0 and len(vocabulary) == len(old_vocabulary) + added
-    assert vocabulary[: len(old_vocabulary)] == old_vocabulary  # ids never change meaning
+    assert new_tokens and added == 0 and "vocabulary" not in backend.metadata()  # tokenizer ids: nothing to extend
     assert backend.count() == N_DOCS + 1
     searcher = searcher_for(backend, default_encoder)
     query = default_encoder.encode(["quokka zeppelin"], is_query=True)
@@ -122,6 +129,27 @@ def test_add_replace_delete_in_place(kind, tmp_path, demo_encoded, default_encod
     top = searcher_for(backend, default_encoder).search_encoded(query.sparse, query.dense, "sparse", k=3)[0]
     assert top[0].docid == "d001" and "new-1" not in {h.docid for h in top}
     backend.close()
+
+
+def test_format_1_collections_with_a_vocabulary_keep_working(tmp_path, demo_encoded, default_encoder, demo_queries):
+    """A collection exported before tokenizer ids (a "vocabulary" list in its record) is
+    still extended by an export and searched through its vocabulary, with the same hits."""
+    qids, out = demo_queries
+    tokens = sorted(demo_encoded.tokens())
+    old = EdgeBackend("old", tmp_path / "edge")
+    record = {k: v for k, v in demo_encoded.record().items() if k != "sparse_ids"}
+    old.create(128, CollectionSettings(), {**record, "format": 1, "vocabulary": tokens[::2]})
+    report = export_encoded(demo_encoded, old, batch_size=8, progress=False)
+    vocabulary = old.metadata()["vocabulary"]
+    assert report.new_tokens == len(tokens) // 2 and vocabulary[: len(tokens[::2])] == tokens[::2]
+    assert sorted(vocabulary) == tokens and report.points == N_DOCS
+    new = EdgeBackend("new", tmp_path / "edge")
+    export_encoded(demo_encoded, new, batch_size=8, progress=False)
+    for mode in ("sparse", "qdrant-rerank"):
+        hits = [searcher_for(b, default_encoder).search_encoded(out.sparse, out.dense, mode, k=N_DOCS) for b in (old, new)]
+        assert [[(h.docid, h.score) for h in q] for q in hits[0]] == [[(h.docid, h.score) for h in q] for q in hits[1]]
+    old.close()
+    new.close()
 
 
 def test_cli_export_search_replace_delete(tmp_path, demo_encoded, demo_topics, capsys):
@@ -150,7 +178,9 @@ def test_cli_export_search_replace_delete(tmp_path, demo_encoded, demo_topics, c
 
 
 def test_vocabulary_misses_are_counted_once_per_query_set(tmp_path, demo_encoded, capsys):
-    """--mode all searches one query set five times; its misses are reported once (not 4x)."""
+    """--mode all searches one query set five times; its misses are reported once (not 4x).
+    Misses exist in a format-1 collection (a saved vocabulary); with tokenizer ids every query
+    token has an id and nothing is reported."""
     import re
 
     from pyserini_diffretriever.export.qdrant.__main__ import main as export
@@ -158,6 +188,16 @@ def test_vocabulary_misses_are_counted_once_per_query_set(tmp_path, demo_encoded
 
     topics = tmp_path / "topics.tsv"
     topics.write_text("q1\txylophone zebra quokka marzipan\nq2\tkumquat fjord glockenspiel\n", encoding="utf-8")
+    target = ["--collection", "new", "--edge", str(tmp_path / "edge")]
+    assert export(["--encoded", str(demo_encoded.root), *target]) == 0
+    capsys.readouterr()
+    assert search(["--topics", str(topics), "--encoder", "diffretriever-default", "--mode", "sparse", "--hits", "5",
+                   "--output", str(tmp_path / "new.trec"), *target]) == 0
+    assert "query terms are not in" not in capsys.readouterr().out
+    legacy = EdgeBackend("demo", tmp_path / "edge")  # a format-1 collection: the export extends its vocabulary
+    record = {k: v for k, v in demo_encoded.record().items() if k != "sparse_ids"}
+    legacy.create(128, CollectionSettings(), {**record, "format": 1, "vocabulary": ["the"]})
+    legacy.close()
     target = ["--collection", "demo", "--edge", str(tmp_path / "edge")]
     assert export(["--encoded", str(demo_encoded.root), *target]) == 0
     counts = {}

@@ -5,6 +5,9 @@
     python -m pyserini_diffretriever.export.qdrant --encoded indexes/scifact --collection scifact \\
         --path indexes/qdrant                           # qdrant-client local mode (in-process, a folder)
 
+Batches stay under the server's request limit (``--max-request-bytes``, 32 MiB like the
+server's default; a 413 halves the batch), ``--upload-workers N`` sends N at once, the server
+indexes after the load, and the export ends with a count check and a sample read back.
 A rerun continues an interrupted export. Updates in place: encode the new or changed
 documents into another folder and export it with ``--replace``; ``--delete FILE`` removes
 the docids listed in FILE (one per line).
@@ -15,9 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ...cli import HelpFormatter, run_command
+from ...cli import HelpFormatter, positive_int, run_command
 from ...qdrant import CollectionSettings, QdrantError, add_target_arguments, open_target
 from .export import EncodedFolder, delete_documents, export_encoded
+from .upload import DEFAULT_MAX_REQUEST_BYTES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replace", action="store_true",
                         help="re-send documents already in the collection (update changed documents); "
                              "without it, documents already there are skipped (a rerun resumes)")
-    parser.add_argument("--batch-size", type=int, default=64, help="points per upsert (default: 64)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="most points per upsert; fewer when --max-request-bytes is reached first (default: 64)")
+    parser.add_argument("--max-request-bytes", type=positive_int, default=DEFAULT_MAX_REQUEST_BYTES,
+                        help="request size limit of the server: batches are sized to stay under it and a batch "
+                             "refused with 413 is halved (default: 33554432, the server's 32 MiB)")
+    parser.add_argument("--upload-workers", type=positive_int, default=1,
+                        help="batches sent at once, each from its own thread (default: 1; local mode: always 1)")
+    parser.add_argument("--wait", action="store_true",
+                        help="wait until the server has applied each batch (default: no; the final count check waits)")
     parser.add_argument("--retries", type=int, default=5,
                         help="retries of an upsert after a transient error, with exponential back-off from 1 s (default: 5)")
     add_target_arguments(parser)
@@ -72,10 +84,15 @@ def run(args) -> int:
         settings.validate()
         folder = EncodedFolder.open(args.encoded)
         report = export_encoded(folder, backend, settings, batch_size=args.batch_size, replace=args.replace,
-                                retries=args.retries)
+                                retries=args.retries, max_request_bytes=args.max_request_bytes,
+                                workers=args.upload_workers, wait=args.wait)
+        extra = [f"{report.new_tokens} new vocabulary tokens"] if report.new_tokens else []
+        extra += [f"{report.splits} batches split after a 413"] if report.splits else []
+        extra += [f"{report.others} points from other exports"] if report.others else []
         print(f"{report.documents} documents of {args.encoded} -> {backend.describe()}: {report.sent} sent, "
-              f"{report.skipped} already there, {report.points} points (count check passed), "
-              f"{report.new_tokens} new vocabulary tokens; {report.seconds:.1f} s, {report.points_per_second:.0f} points/s")
+              f"{report.skipped} already there, {report.points} points (count check passed, {report.checked} "
+              f"read back equal){''.join('; ' + e for e in extra)}; {report.seconds:.1f} s, "
+              f"{report.points_per_second:.0f} points/s")
         return 0
     finally:
         backend.close()

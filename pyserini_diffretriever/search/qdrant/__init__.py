@@ -17,7 +17,13 @@ document's impacts w_d and vectors p_j):
   Qdrant's reciprocal rank fusion, sum 1 / (k + rank - 1) over the two lists (rank from 1);
   with k = ``rrf_k`` = 61 it is this package's ``fusion.reciprocal_rank`` with k = 60.
 
-The searcher refuses a query encoder that is not the one the collection was exported from
+Which of these scales: ``sparse`` (Qdrant's inverted sparse index) and ``qdrant-rerank`` (that
+index, then MAX_SIM over ``prefetch`` candidates only) do; ``dense``, ``hybrid`` and ``qdrant-rrf``
+score every multi-vector (the dense side has no HNSW graph unless exported with
+``--dense-hnsw``), so ``qdrant-rerank`` is the mode for large collections.
+
+Sparse query terms get the collection's ids (``qdrant.vocabulary.collection_ids``): the
+tokenizer's own ids, or a format-1 collection's saved vocabulary. The searcher refuses a query encoder that is not the one the collection was exported from
 (the check of ``pyserini_diffretriever.search.faiss``, against the record saved in the
 collection's metadata) before it loads the encoder's weights.
 """
@@ -32,7 +38,7 @@ import numpy as np
 from ...config import load_config
 from ...encode.compatibility import EncoderMismatchError, check_encoder
 from ...encode.factory import build_encoder
-from ...qdrant import Backend, QdrantError, QuerySpec, Vocabulary
+from ...qdrant import Backend, QdrantError, QuerySpec, collection_ids
 
 SERVER_MODES = ("sparse", "dense", "qdrant-rerank", "qdrant-rrf")
 MODES = ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-rrf")
@@ -58,7 +64,7 @@ class QdrantSearcher:
     def __init__(self, backend: Backend, query_encoder, encoder_overrides: dict | None = None, warn=None) -> None:
         self.backend = backend.require()
         record = backend.metadata()
-        if not record or "vocabulary" not in record:
+        if not record or "dim" not in record:
             raise QdrantError(f"{backend.describe()} has no pyserini_diffretriever export record in its metadata "
                               f"(export it with python -m pyserini_diffretriever.export.qdrant)")
         where = backend.describe()
@@ -74,7 +80,8 @@ class QdrantSearcher:
         if dim != int(record["dim"]):
             raise QdrantError(f"dimension mismatch: {where} holds dense vectors of dimension {dim}, its record says {record['dim']}")
         self.dim = dim
-        self.vocabulary = Vocabulary(record["vocabulary"])
+        # the collection's sparse ids: the encoder's tokenizer ids, or its saved vocabulary (format 1)
+        self.vocabulary = collection_ids(record, self.encoder.config)
         self.dropped_terms = 0
         for line in warnings:
             (warn or _stderr)(f"warning: {line}")
