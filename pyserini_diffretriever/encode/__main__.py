@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-shards", type=positive_int, default=1, help="number of machines sharing the corpus")
     parser.add_argument("--chunk-size", type=positive_int, default=1000, help="documents per output file (the unit of resume)")
     parser.add_argument("--dense-dtype", default="float16", choices=["float16", "float32"], help="dense store on disk")
+    parser.add_argument("--merge", action=argparse.BooleanOptionalAction, default=None,
+                        help="when the last shard finishes: merge the dense chunks into one file (--merge), or list "
+                             "them as the store's segments, read in place (--no-merge); default: merge a single-shard "
+                             "encode, list a sharded one's (`python -m pyserini_diffretriever.index.compact` merges later)")
     parser.add_argument("--no-dense", action="store_true", help="write the sparse collection only")
     parser.add_argument("--no-sparse", action="store_true", help="write the dense store only")
     parser.add_argument("--overwrite", action="store_true",
@@ -78,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
         encode_corpus(args.corpus, config, args.output, shard_id=args.shard_id, num_shards=args.num_shards,
                       chunk_size=args.chunk_size, batch_size=args.batch_size, dense_dtype=args.dense_dtype,
                       write_dense=not args.no_dense, write_sparse=not args.no_sparse, overwrite=args.overwrite,
-                      encoder=encoder)
+                      encoder=encoder, merge=args.merge)
     if args.topics:
         encode_topics(args.topics, config, args.output, topics_output=args.topics_output, batch_size=args.batch_size,
-                      encoder=encoder)
+                      encoder=encoder, merge=args.merge)
     print(f"done in {time.time() - started:.1f} s")
     return 0
 

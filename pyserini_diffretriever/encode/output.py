@@ -6,8 +6,11 @@ Layout of ``--output DIR``::
     DIR/corpus.json                       the corpus it belongs to: path, document count,
                                           fingerprint (SHA-256 of ids and texts), chunk layout
     DIR/sparse/part-SSS-CCCCC.jsonl       JsonVectorCollection for pyserini.index.lucene
-    DIR/dense/chunks/part-SSS-CCCCC.npz   dense vectors of the same documents, merged into
-                                          the dense store (dense/vectors.npy ...) at the end
+    DIR/dense/chunks/part-SSS-CCCCC.npz   dense vectors of the same documents (in the store's
+                                          dtype), merged into the dense store (dense/vectors.npy
+                                          ...) at the end, or, for a sharded encode, listed as
+                                          the store's segments and read in place
+                                          (``dense/segments.py``)
     DIR/.progress/part-SSS-CCCCC.done     a chunk is finished only when this marker exists;
                                           it holds the fingerprint of the chunk's documents
 
@@ -31,6 +34,7 @@ import numpy as np
 
 from ..corpus import Document, Fingerprint
 from ..errors import DiffRetrieverError
+from ..integrity import HashingWriter
 
 
 class CorpusMismatchError(DiffRetrieverError, ValueError):
@@ -69,8 +73,9 @@ def shard_chunks(documents: Iterable[Document], shard_id: int, num_shards: int,
 
 class EncodedCorpusWriter:
     def __init__(self, output: str | Path, write_sparse: bool = True, write_dense: bool = True,
-                 how_to_proceed: str = HOW_TO_PROCEED) -> None:
+                 how_to_proceed: str = HOW_TO_PROCEED, dense_dtype: str = "float16") -> None:
         self.root = Path(output)
+        self.dense_dtype = dense_dtype
         self.how_to_proceed = how_to_proceed
         self.write_sparse, self.write_dense = write_sparse, write_dense
         self.sparse_dir = self.root / "sparse"
@@ -160,15 +165,24 @@ class EncodedCorpusWriter:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.sparse_dir / f"{name}.jsonl")
+        digest = None
         if self.write_dense:
             tmp = self.tmp_dir / f"{name}.npz"
             lengths = np.array([v.shape[0] for v in dense], dtype=np.int32)
-            vectors = np.concatenate(dense, axis=0).astype(np.float32) if dense else np.zeros((0, 0), np.float32)
-            with open(tmp, "wb") as out:
+            vectors = np.concatenate(dense, axis=0).astype(self.dense_dtype) if dense else np.zeros((0, 0), self.dense_dtype)
+            # in the store's dtype and uncompressed: the chunk is a segment a sharded store reads
+            # in place; its checksum, computed while writing, goes into the finished-chunk marker
+            with open(tmp, "wb") as raw:
+                out = HashingWriter(raw)
                 np.savez(out, vectors=vectors, lengths=lengths, docids=np.array([d.docid for d in docs]))
+                out.flush()
+                os.fsync(raw.fileno())
+                digest = out.result
             os.replace(tmp, self.chunks_dir / f"{name}.npz")
         fingerprint = Fingerprint.of(docs)
         marker = {"documents": len(docs), "digest": fingerprint.digest, "ids_digest": fingerprint.ids_digest}
+        if digest is not None:
+            marker["dense_file"] = {"size": digest.size, "digest": digest.digest}
         tmp = self.tmp_dir / f"{name}.done"
         tmp.write_text(json.dumps(marker) + "\n", encoding="utf-8")
         os.replace(tmp, self.progress_dir / f"{name}.done")

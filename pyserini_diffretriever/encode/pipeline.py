@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..config import EncoderConfig
 from ..corpus import corpus_fingerprint, read_documents
-from ..dense.build import build_store_from_chunks, store_is_current
+from ..dense.build import finish_store, store_is_current
 from ..output_checks import check_writable
 from ..topics import read_topics
 from .factory import build_encoder, encoder_class
@@ -37,9 +37,10 @@ from .output import EMPTY_VECTOR_TOKEN, HOW_TO_PROCEED, EncodedCorpusWriter, chu
 from .record import check_encoder_record, empty_vector_note, encoder_fingerprint
 
 #: What became of the dense store in an :func:`encode_corpus` call: ``merged`` from the chunks
-#: now, ``complete`` already (this corpus and encoder), ``waiting`` for other shards to finish,
+#: into one file now, ``segments`` (the chunks listed as the store's segments, read in place),
+#: ``complete`` already (this corpus and encoder), ``waiting`` for other shards to finish,
 #: ``skipped`` when no dense side was asked for.
-DenseStoreState = Literal["merged", "complete", "waiting", "skipped"]
+DenseStoreState = Literal["merged", "segments", "complete", "waiting", "skipped"]
 
 
 class LazyEncoder:
@@ -119,7 +120,7 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
                   dense_dtype: str = "float16", write_dense: bool = True, write_sparse: bool = True,
                   overwrite: bool = False, encoder: LazyEncoder | None = None, progress: bool = True,
                   on_chunk: Callable[[str, int], None] | None = None,
-                  how_to_proceed: str = HOW_TO_PROCEED) -> CorpusEncodingResult:
+                  how_to_proceed: str = HOW_TO_PROCEED, merge: bool | None = None) -> CorpusEncodingResult:
     """Encode this shard of ``corpus`` into ``output``, resuming an earlier run's finished chunks.
 
     Parameters
@@ -140,8 +141,13 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
     how_to_proceed : what a refusal of ``output`` (another corpus or encoder) tells the user to do,
         in the running command's flags (default: the encode command's).
 
+    merge : whether the last shard to finish merges the dense chunks into one file (True), or
+        lists them as the store's segments, read in place (False); None (default): merge a
+        single-shard encode, list a sharded one's.
+
     The shard's summary line and warnings are printed as the encode command prints them. The
-    last shard to finish merges the dense chunks into the store.
+    last shard to finish writes the dense store (under the store's lock: two shards finishing
+    together write it once).
     """
     check_corpus_options(shard_id, num_shards, chunk_size, overwrite)
     output = check_writable(output)  # a read-only or full disk is refused now, not after the first chunk
@@ -156,7 +162,7 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
     if not has_sparse and write_sparse:
         print(f"note: {config.name} ({config.method}) has no sparse side; writing the dense store only")
     writer = EncodedCorpusWriter(output, write_sparse=has_sparse and write_sparse, write_dense=write_dense,
-                                 how_to_proceed=how_to_proceed)
+                                 how_to_proceed=how_to_proceed, dense_dtype=dense_dtype)
     fingerprint = corpus_fingerprint(corpus, progress=progress and sys.stderr.isatty())  # validates every line first
     writer.check_corpus(corpus, fingerprint, num_shards, chunk_size)
     shard_total = len(range(shard_id, fingerprint.count, num_shards))
@@ -194,10 +200,10 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
             print(f"dense store: complete ({fingerprint.count} documents of this corpus and encoder), nothing to merge")
             dense_store = "complete"
         elif writer.all_shards_done(num_shards, fingerprint.digest):
-            build_store_from_chunks(writer, config, fingerprint, num_shards, chunk_size, dense_dtype=dense_dtype)
-            dense_store = "merged"
+            dense_store = finish_store(writer, config, fingerprint, num_shards, chunk_size, dense_dtype=dense_dtype,
+                                       merge=merge)
         else:
-            print("dense store: waiting for the other shards; the last shard to finish merges the chunks")
+            print("dense store: waiting for the other shards; the last shard to finish writes the store")
             dense_store = "waiting"
     return CorpusEncodingResult(output=output, shard_id=shard_id, num_shards=num_shards,
                                 corpus_documents=fingerprint.count, documents=done, encoded=encoded,

@@ -38,7 +38,7 @@ from ..dense.codec import CompressParams  # noqa: E402
 from ..dense.compressed_folder import STORE_FILES, describe as describe_compressed, folder_bytes, index_bytes  # noqa: E402
 from ..dense.faiss_candidates import INDEX_FILE, describe, set_threads  # noqa: E402
 from ..dense.params import BuildParams  # noqa: E402
-from ..dense.store import DenseStore, resolve_store_dir  # noqa: E402
+from ..dense.store import DenseStore, DenseStoreError, resolve_store_dir, store_file_names  # noqa: E402
 from ..errors import one_line  # noqa: E402
 from ..dense.verification import STORE_COMMAND  # noqa: E402
 from ..integrity import LEVELS, MANIFEST_NAME, IntegrityError, ManifestWriter  # noqa: E402
@@ -134,12 +134,15 @@ def compress(args) -> int:
     root = resolve_store_dir(args.index)
     set_threads(args.threads)
     store = DenseStore.open(root, args.verify)
+    if args.remove_store and store.segmented:  # its vectors are segment files: one file first
+        raise DenseStoreError(f"{root} is made of segments; run `python -m pyserini_diffretriever.index.compact "
+                              f"{root}` before --remove-store")
     params = CompressParams(codec=args.codec, centroids=args.centroids, train_size=args.train_size, seed=args.seed, memory_gb=args.memory_gb,
                             chunk_rows=args.chunk_rows)
     started = time.time()
     with tqdm(total=int(store.vectors.shape[0]), unit="vec", unit_scale=True, desc="compress") as bar:
         out = build_compressed(store, params, progress=bar.update, log=tqdm.write, force=args.force, verify=args.verify)
-    store_bytes = folder_bytes(root, STORE_FILES)
+    store_bytes = folder_bytes(root, sorted(set(store_file_names(store.meta)) | set(STORE_FILES)))
     compressed_bytes = index_bytes(out)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     print(f"{describe_compressed(meta)} over {store.vectors.shape[0]} vectors of {len(store)} documents -> {out}: "

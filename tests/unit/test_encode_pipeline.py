@@ -3,6 +3,7 @@ what was resumed, a finished encoding is confirmed without loading the model, an
 messages come from it."""
 import json
 
+import numpy as np
 import pytest
 
 from pyserini_diffretriever.config import load_config
@@ -50,7 +51,9 @@ def test_encode_corpus_returns_counts_and_resumes(setup, capsys):
     assert DenseStore.open(out / "dense").docids == ids
 
 
-def test_shards_wait_for_each_other_and_the_last_merges(setup):
+def test_shards_wait_for_each_other_and_the_last_lists_the_segments(setup):
+    """The last shard lists the chunks as the store's segments (read in place); with
+    ``merge=True`` the same chunks are merged into one file, holding the same store."""
     work, ids, config = setup
     out = work / "sharded"
     lazy = LazyEncoder(config)
@@ -59,8 +62,21 @@ def test_shards_wait_for_each_other_and_the_last_merges(setup):
     assert (first.documents, first.encoded, first.dense_store) == (6, 6, "waiting")
     second = encode_corpus(work / "corpus.jsonl", config, out, shard_id=1, num_shards=2, chunk_size=3, encoder=lazy,
                            progress=False)
-    assert (second.documents, second.encoded, second.dense_store) == (5, 5, "merged")
-    assert sorted(DenseStore.open(out / "dense").docids) == sorted(ids)
+    assert (second.documents, second.encoded, second.dense_store) == (5, 5, "segments")
+    store = DenseStore.open(out / "dense", "full")
+    assert sorted(store.docids) == sorted(ids) and store.segmented and len(store.segments) == 4
+    assert not (out / "dense" / "vectors.npy").exists()
+    again = encode_corpus(work / "corpus.jsonl", config, out, shard_id=1, num_shards=2, chunk_size=3, encoder=lazy,
+                          progress=False)
+    assert again.dense_store == "complete"
+    (out / "dense" / "meta.json").unlink()  # the store is written again, merged this time
+    merged = encode_corpus(work / "corpus.jsonl", config, out, shard_id=1, num_shards=2, chunk_size=3, encoder=lazy,
+                           progress=False, merge=True)
+    assert merged.dense_store == "merged"
+    one = DenseStore.open(out / "dense", "full")
+    assert not one.segmented and one.docids == store.docids
+    np.testing.assert_array_equal(one.offsets, store.offsets)
+    np.testing.assert_array_equal(np.asarray(one.vectors), np.asarray(store.vectors))
 
 
 def test_encode_topics_returns_the_cached_file(setup):
