@@ -14,6 +14,7 @@ import time
 from ..cli import HelpFormatter, non_negative_int, positive_int, run_command
 from ..config import load_config
 from .pipeline import LazyEncoder, check_corpus_options, encode_corpus, encode_topics
+from .ray_pool import RayChunkPool, RayOptions
 from .record import interrupted_note
 
 
@@ -58,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="discard an earlier encoding in --output (of another corpus or encoder) instead of "
                              "resuming it; single-shard runs only")
+    ray = parser.add_argument_group("encoding on a Ray cluster (the [ray] extra; docs/cluster.md)")
+    ray.add_argument("--ray", metavar="local|auto|ADDRESS",
+                     help="encode the chunks in a pool of Ray actors: local (a cluster of this machine), auto (the "
+                          "cluster this machine joined with `ray start`) or the head's HOST:PORT; --output must be "
+                          "a folder every node shares. Resumes and refuses like a plain run")
+    ray.add_argument("--workers", type=positive_int, default=1, help="Ray actors, each loading the model once")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0,
+                     help="GPUs each actor reserves (0: CPU workers; 0.5: two actors per GPU)")
+    ray.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs (torch threads) each actor reserves")
     return parser
 
 
@@ -77,15 +87,21 @@ def run(args: argparse.Namespace) -> int:
                          max_length_passage=args.max_length, device=args.device, dtype=args.dtype,
                          batch_size=args.batch_size)
     encoder = LazyEncoder(config)  # one model for the corpus and the topics, loaded only if needed
+    runner = None
+    if args.ray:
+        runner = RayChunkPool(RayOptions(args.ray, args.workers, args.gpus_per_worker, args.cpus_per_worker), config,
+                              args.batch_size)
+    elif (args.workers, args.gpus_per_worker, args.cpus_per_worker) != (1, 0.0, 1.0):
+        raise ValueError("--workers, --gpus-per-worker and --cpus-per-worker need --ray")
     started = time.time()
     if args.corpus:
         encode_corpus(args.corpus, config, args.output, shard_id=args.shard_id, num_shards=args.num_shards,
                       chunk_size=args.chunk_size, batch_size=args.batch_size, dense_dtype=args.dense_dtype,
                       write_dense=not args.no_dense, write_sparse=not args.no_sparse, overwrite=args.overwrite,
-                      encoder=encoder, merge=args.merge)
+                      encoder=encoder, merge=args.merge, runner=runner)
     if args.topics:
         encode_topics(args.topics, config, args.output, topics_output=args.topics_output, batch_size=args.batch_size,
-                      encoder=encoder, merge=args.merge)
+                      encoder=encoder)
     print(f"done in {time.time() - started:.1f} s")
     return 0
 

@@ -23,12 +23,12 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 from tqdm import tqdm
 
 from ..config import EncoderConfig
-from ..corpus import corpus_fingerprint, read_documents
+from ..corpus import Document, corpus_fingerprint, read_documents
 from ..dense.build import finish_store, store_is_current
 from ..output_checks import check_writable
 from ..topics import read_topics
@@ -41,6 +41,14 @@ from .record import check_encoder_record, empty_vector_note, encoder_fingerprint
 #: ``complete`` already (this corpus and encoder), ``waiting`` for other shards to finish,
 #: ``skipped`` when no dense side was asked for.
 DenseStoreState = Literal["merged", "segments", "complete", "waiting", "skipped"]
+
+#: Who encodes a shard's unfinished chunks (``encode_corpus(runner=...)``): called with the
+#: (name, documents) pairs in corpus order, the folder's writer and a progress callback
+#: (documents encoded), it writes each chunk with ``writer.write_chunk`` and yields (name,
+#: documents, documents with the empty placeholder) once each is durably written, in any order.
+#: The default encodes here, chunk after chunk; :class:`.ray_pool.RayChunkPool` on a Ray cluster.
+ChunkRunner = Callable[[Iterator[tuple[str, list[Document]]], EncodedCorpusWriter, Callable[[int], None]],
+                       Iterable[tuple[str, int, int]]]
 
 
 class LazyEncoder:
@@ -120,7 +128,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
                   dense_dtype: str = "float16", write_dense: bool = True, write_sparse: bool = True,
                   overwrite: bool = False, encoder: LazyEncoder | None = None, progress: bool = True,
                   on_chunk: Callable[[str, int], None] | None = None,
-                  how_to_proceed: str = HOW_TO_PROCEED, merge: bool | None = None) -> CorpusEncodingResult:
+                  how_to_proceed: str = HOW_TO_PROCEED, runner: ChunkRunner | None = None,
+                  merge: bool | None = None) -> CorpusEncodingResult:
     """Encode this shard of ``corpus`` into ``output``, resuming an earlier run's finished chunks.
 
     Parameters
@@ -140,6 +149,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
         durably (an interruption after that keeps it).
     how_to_proceed : what a refusal of ``output`` (another corpus or encoder) tells the user to do,
         in the running command's flags (default: the encode command's).
+    runner : who encodes the unfinished chunks (a :data:`ChunkRunner`; default: this process,
+        with ``encoder``).
 
     merge : whether the last shard to finish merges the dense chunks into one file (True), or
         lists them as the store's segments, read in place (False); None (default): merge a
@@ -168,26 +179,27 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
     shard_total = len(range(shard_id, fingerprint.count, num_shards))
     mine = [n for n in writer.chunk_names(fingerprint.count, num_shards, chunk_size)
             if n.startswith(chunk_name(shard_id, 0)[:9])]
-    if any(not writer.is_done(n) for n in mine):
+    if runner is None and any(not writer.is_done(n) for n in mine):
         lazy.encoder  # load the model now: its loading bar never interleaves with the encoding bar
     done = empty = encoded = 0
     with tqdm(total=shard_total, unit="doc", desc=f"encode shard {shard_id}/{num_shards}",
               disable=not progress) as bar:
-        for number, docs in shard_chunks(read_documents(corpus), shard_id, num_shards, chunk_size):
-            name = chunk_name(shard_id, number)
-            if writer.is_done(name, docs):
-                bar.update(len(docs))
-                done += len(docs)
-                continue
-            from .encoder import encode_sorted  # deferred: loads torch (a resumed run may need none of it)
+        def unfinished():  # the finished chunks (fingerprints checked) counted and skipped
+            nonlocal done
+            for number, docs in shard_chunks(read_documents(corpus), shard_id, num_shards, chunk_size):
+                name = chunk_name(shard_id, number)
+                if writer.is_done(name, docs):
+                    bar.update(len(docs))
+                    done += len(docs)
+                    continue
+                yield name, docs
 
-            out = encode_sorted(lazy.encoder, [d.text for d in docs], is_query=False, batch_size=batch_size,
-                                progress=bar.update)
-            empty += writer.write_chunk(name, docs, out.sparse, out.dense)
-            encoded += len(docs)
-            done += len(docs)
+        for name, count, chunk_empty in (runner or encode_here(lazy, batch_size))(unfinished(), writer, bar.update):
+            empty += chunk_empty
+            encoded += count
+            done += count
             if on_chunk is not None:
-                on_chunk(name, len(docs))
+                on_chunk(name, count)
     writer.mark_shard_done(shard_id, num_shards, done, fingerprint.digest)
     print(f"shard {shard_id}: {done} documents ({encoded} encoded now, {done - encoded} from an earlier run)")
     if empty:
@@ -209,6 +221,19 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
                                 corpus_documents=fingerprint.count, documents=done, encoded=encoded,
                                 resumed=done - encoded, empty_sparse=empty, dense_store=dense_store,
                                 encoder_record=record)
+
+
+def encode_here(lazy: LazyEncoder, batch_size: int) -> ChunkRunner:
+    """The default :data:`ChunkRunner`: each chunk encoded in this process in turn, in
+    length-sorted batches, and written."""
+    def run(chunks, writer, progress):
+        for name, docs in chunks:
+            from .encoder import encode_sorted  # deferred: loads torch (a resumed run may need none of it)
+
+            out = encode_sorted(lazy.encoder, [d.text for d in docs], is_query=False, batch_size=batch_size,
+                                progress=progress)
+            yield name, len(docs), writer.write_chunk(name, docs, out.sparse, out.dense)
+    return run
 
 
 def encode_topics(topics: str | Path, config: EncoderConfig, output: str | Path, *,
@@ -251,5 +276,5 @@ def encode_topics(topics: str | Path, config: EncoderConfig, output: str | Path,
     return TopicsEncodingResult(path=target, meta_path=meta_path, queries=len(qids), empty_sparse=empty)
 
 
-__all__ = ["CorpusEncodingResult", "DenseStoreState", "LazyEncoder", "TopicsEncodingResult", "check_corpus_options",
-           "encode_corpus", "encode_topics"]
+__all__ = ["ChunkRunner", "CorpusEncodingResult", "DenseStoreState", "LazyEncoder", "TopicsEncodingResult",
+           "check_corpus_options", "encode_corpus", "encode_here", "encode_topics"]
