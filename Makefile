@@ -130,6 +130,25 @@ bench-lucene: $(STAMP)
 	    --impact-index indexes/pyserini-$(PYSERINI)/scifact-default/lucene \
 	    --queries $(BENCH_LUCENE_DIR)/queries.cached.jsonl
 
+# Hybrid search in one process (issue 24): per-stage latency at batch 1 and 32 on SciFact test, the
+# three-program route against search.hybrid, BM25 in process; serve.json and serve_latency.png.
+BENCH_SERVE_ENCODED ?= indexes/scifact-default
+.PHONY: bench-serve
+bench-serve: $(STAMP)
+	$(PY) -m pyserini_diffretriever.encode --corpus ../shared/data/scifact/corpus.jsonl \
+	    --encoder diffretriever-default --output $(BENCH_SERVE_ENCODED)
+	$(PY) benchmarks/bench_serve.py --collection ../shared/data/scifact --encoded $(BENCH_SERVE_ENCODED) \
+	    --work indexes/bench-serve
+
+# Qdrant export points/s by upload workers (qdrant-edge, SciFact encoded with diffretriever-default;
+# encoded here first unless BENCH_QDRANT_EXPORT_ENCODED names a finished folder).
+BENCH_QDRANT_EXPORT_ENCODED ?= indexes/scifact-default
+.PHONY: bench-qdrant-export
+bench-qdrant-export: $(STAMP)
+	test -f $(BENCH_QDRANT_EXPORT_ENCODED)/dense/meta.json || $(PY) -m pyserini_diffretriever.encode \
+	    --corpus ../shared/data/scifact/corpus.jsonl --encoder diffretriever-default --output $(BENCH_QDRANT_EXPORT_ENCODED)
+	$(PY) benchmarks/bench_qdrant_export.py --encoded $(BENCH_QDRANT_EXPORT_ENCODED)
+
 bench: bench-encode bench-maxsim bench-comparison
 
 clean:

@@ -242,6 +242,16 @@ def qdrant_scifact(root: Path) -> list[str]:
                 body) + ["", source_line(RESULTS / "qdrant_scifact.json", data) + f" Machine: {data['machine']}."]
 
 
+@table("qdrant-export")
+def qdrant_export(root: Path) -> list[str]:
+    data = load(root, RESULTS / "qdrant_export.json")
+    body = [[r["variant"], " / ".join(f"{number(x)} s" for x in r["seconds"]), f"{r['points_per_s']:,}"] for r in data["rows"]]
+    return rows([f"{data['points']:,} points, {data['engine']}", f"export time ({data['repeats']} runs)",
+                 "points/s (median)"], body) + [
+        "", f"4 workers over 1: {data['four_over_one']}x. " + source_line(RESULTS / "qdrant_export.json", data)
+        + f" {data['encoded']}. Machine: {data['machine']}."]
+
+
 # ---- compressed dense index
 
 def _delta(cell: dict | None, bold: bool = False) -> str:

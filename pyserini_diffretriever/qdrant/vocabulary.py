@@ -54,10 +54,12 @@ class Vocabulary:
 
     def document(self, vector: Mapping[str, float]) -> tuple[list[int], list[float]]:
         """Indices and values of a document vector (every token must have an id)."""
-        unknown = [t for t in vector if self.id(t) is None]
-        if unknown:
+        ids, lookup = self.ids, self.id
+        pairs = [(ids[t] if t in ids else lookup(t), float(w)) for t, w in vector.items()]  # one lookup a token
+        if any(i is None for i, _ in pairs):
+            unknown = [t for t in vector if lookup(t) is None]
             raise KeyError(f"token(s) {', '.join(map(repr, unknown[:5]))} are not in the {self.describe()}")
-        pairs = sorted((self.id(t), float(w)) for t, w in vector.items())
+        pairs.sort()
         return [i for i, _ in pairs], [w for _, w in pairs]
 
     def query(self, vector: Mapping[str, float]) -> tuple[tuple[list[int], list[float]], int]:
