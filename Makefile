@@ -154,6 +154,18 @@ bench: bench-encode bench-maxsim bench-comparison
 clean:
 	rm -rf $(VENV) build dist *.egg-info
 
+# Encoding on Ray (issue 27): 1 and 2 CPU workers of a local cluster on SciFact passages; the
+# throughput ratio and whether the folders are identical -> benchmarks/results/ray.json.
+# Peak host memory of loading a Dream-7B-shaped checkpoint, before and after the low-memory
+# loader -> benchmarks/results/load_memory.json (writes a ~3 GB checkpoint; ~10 GB RAM).
+BENCH_RAY_ARGS ?=
+.PHONY: bench-ray bench-load-memory
+bench-ray: $(STAMP)
+	$(PY) benchmarks/bench_ray.py $(BENCH_RAY_ARGS)
+
+bench-load-memory: $(STAMP)
+	$(PY) benchmarks/bench_load_memory.py
+
 # K_q x K_p sweeps with the default encoder (issue 16): grid, oracles, correlations, kq: auto,
 # per-passage K_p; figures and JSON in benchmarks/results/sweep/<collection>/. Long on a CPU
 # (SciFact: the corpus is encoded once per K_p); finished encodings in indexes/sweep/ are reused.

@@ -45,6 +45,9 @@ LOCAL, AUTO = "local", "auto"
 #: idles while the driver sends the next (and the driver holds at most this many per worker).
 IN_FLIGHT = 2
 
+#: What the missing-extra message says Ray is needed for.
+PURPOSE = "encoding on Ray (--ray)"
+
 
 class RayClusterError(DiffRetrieverError, RuntimeError):
     """No Ray cluster at the address given, or workers lost beyond the allowed number."""
@@ -127,7 +130,7 @@ class ChunkWorker:
 def connect(address: str) -> bool:
     """Connect this process to the cluster of ``address`` (see :class:`RayOptions`); True when
     this call connected (the caller disconnects), False when the process already was."""
-    ray = require("ray", "ray", "encoding on Ray (--ray)")
+    ray = require("ray", "ray", PURPOSE)
     if ray.is_initialized():
         return False
     try:
@@ -142,10 +145,12 @@ class RayChunkPool:
     """A chunk runner of :func:`.pipeline.encode_corpus` over a pool of :class:`ChunkWorker`
     actors. While a run goes on, ``actors[i]`` is worker i's actor and ``load[i]`` the chunks it
     holds; after it, ``chunks_by_worker[i]`` counts the chunks worker i wrote, ``failures`` the
-    workers lost and ``retried`` the chunks handed to another worker."""
+    workers lost, ``retried`` the chunks handed to another worker, and ``encoding_seconds`` the
+    time from the first worker ready to the last chunk written (the model loading left out)."""
 
     def __init__(self, options: RayOptions, config: EncoderConfig, batch_size: int | None = None,
                  log: Callable[[str], None] | None = None) -> None:
+        require("ray", "ray", PURPOSE)  # refused now, before the corpus is read, when the extra is missing
         self.options, self.config = options, config
         self.batch_size = batch_size or config.batch_size
         self.log = log or (lambda line: print(line, flush=True))
@@ -153,12 +158,13 @@ class RayChunkPool:
         self.load: list[int] = []
         self.chunks_by_worker: list[int] = []
         self.failures = self.retried = 0
+        self.encoding_seconds = 0.0
 
     def __call__(self, chunks: Iterable[tuple[str, list[Document]]], writer: EncodedCorpusWriter,
                  progress: Callable[[int], None]) -> Iterator[tuple[str, int, int]]:
         """Encode ``chunks`` (name, documents) on the cluster; yields (name, documents, empty)
         as each chunk is durably written, in the order they finish."""
-        ray = require("ray", "ray", "encoding on Ray (--ray)")
+        ray = require("ray", "ray", PURPOSE)
         connected = connect(self.options.address)
         try:
             yield from self._run(ray, iter(chunks), writer, progress)
@@ -189,6 +195,7 @@ class RayChunkPool:
         exhausted = False
         chunks = documents = 0
         started = time.time()
+        first_ready = None
 
         def start(slot: int) -> None:
             actor = worker_class.remote(config, self.batch_size, writer)
@@ -242,6 +249,7 @@ class RayChunkPool:
                     lost(slot, actor, f"while loading: {first_line(err)}")
                     continue
                 ready.add(slot)
+                first_ready = first_ready or time.time()
                 self.log(f"ray: worker {slot} ready on {where['node']} (pid {where['pid']}, {where['device']})")
                 continue
             slot, actor, item = running.pop(ref)
@@ -261,6 +269,7 @@ class RayChunkPool:
             progress(count)
             yield name, count, empty
         lost_note = f"; {self.failures} worker(s) lost, {self.retried} chunk(s) retried on others" if self.failures else ""
+        self.encoding_seconds = time.time() - (first_ready or started)
         shares = ", ".join(f"{slot}: {n}" for slot, n in enumerate(self.chunks_by_worker))
         self.log(f"ray: {chunks} chunks ({documents} documents) encoded in {time.time() - started:.1f} s (chunks by "
                  f"worker {shares}){lost_note}")
