@@ -53,16 +53,24 @@ def _rows_of(offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
     return np.concatenate([np.arange(offsets[d], offsets[d + 1]) for d in docs]).astype(np.int64)
 
 
+def centroid_record(store: DenseStore, params: CompressParams, centroid_codec: str, codec: str) -> dict:
+    """What a build of this layout depends on (``compressed_folder.progress_record``)."""
+    chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (store.dim * 4 * 4)))
+    return dict(progress_record(store, codec, params, chunk_rows, centroid_codec), layout=CENTROID_LAYOUT)
+
+
 def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, centroid_codec: str, codec: str,
-                         progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None) -> Path:
+                         record: dict | None = None, progress: Callable[[int], None] | None = None,
+                         log: Callable[[str], None] | None = None) -> Path:
     """Build the per-passage-centroid layout of ``store`` into ``out`` (called by
-    ``compressed_build.build_compressed``, which checks for a finished index first). Resumable:
-    after every chunk of whole passages ``.build.json`` records how far it got."""
+    ``compressed_build.build_compressed``, which checks for a finished index first and holds
+    the build lock). Resumable: after every chunk of whole passages ``.build.json`` records how
+    far it got. ``record``: ``centroid_record``'s (computed when not given)."""
     faiss = faiss_module()
     offsets = store.offsets.astype(np.int64)
-    n, dim, n_docs = int(store.vectors.shape[0]), store.dim, len(store)
-    chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 4)))
-    record = dict(progress_record(store, codec, params, chunk_rows, centroid_codec), layout=CENTROID_LAYOUT)
+    n, n_docs = int(store.vectors.shape[0]), len(store)
+    record = record or centroid_record(store, params, centroid_codec, codec)
+    chunk_rows = record["chunk_rows"]
     progress_path = out / PROGRESS_FILE
     out.mkdir(parents=True, exist_ok=True)
     done = chunks_done(progress_path, record)
@@ -131,4 +139,4 @@ def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, c
                         centroid_code_size=int(centroid_index.sa_code_size()))
 
 
-__all__ = ["build_with_centroids", "doc_chunks", "passage_means"]
+__all__ = ["build_with_centroids", "centroid_record", "doc_chunks", "passage_means"]

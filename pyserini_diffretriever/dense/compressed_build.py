@@ -1,8 +1,9 @@
 """Building a compressed index from a dense store (``build_compressed``): train the codec on
 a random sample of rows, then encode the store chunk by chunk (memory-mapped reads,
 ``chunk_rows`` float32 rows in memory at a time) into ``codes.npy``. After every chunk
-``.build.json`` records how far it got, so an interrupted build resumes with the next chunk
-(the same command again). The per-passage-centroid layout has its own build
+``.build.json`` records how far it got, so an interrupted build (Ctrl-C, a crash, a full disk)
+resumes with the next chunk (the same command again). A finished index is replaced only by a
+complete one: a rebuild is written beside it and swapped in (``rebuild.py``). The per-passage-centroid layout has its own build
 (``centroid_build.py``), chosen here by the codecs (``codec.resolve_layout``).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .centroid_build import build_with_centroids
+from .centroid_build import build_with_centroids, centroid_record
 from ..errors import one_line
 from ..integrity import IntegrityError
 from .codec import CompressParams, nlist_of, resolve_layout, train_codec
@@ -27,6 +28,7 @@ from .compressed_folder import (
 )
 from .errors import CompressedIndexError
 from .faiss_candidates import faiss_module
+from .rebuild import BuildLock, rebuild_folder, recover, swap_in
 from .store import DenseStore
 from .verification import verify_files
 
@@ -39,35 +41,72 @@ def build_compressed(store_dir: str | Path | DenseStore, params: CompressParams 
     same parameters. ``progress`` is called with the rows encoded after every chunk.
     ``verify``: how the store (when given as a folder) and a finished index already in
     ``output`` are checked against their manifests; a damaged finished index is rebuilt.
-    Returns the folder."""
+
+    A finished index is never rewritten in place: its rebuild (``force``, or the repair of
+    damage) is written beside it and swapped in when complete (``rebuild.py``), so searches
+    meanwhile read the old index whole. One build of a folder runs at a time (a second is
+    refused). Returns the folder."""
     params = params or CompressParams()
     params.validate()
     store = store_dir if isinstance(store_dir, DenseStore) else DenseStore.open(store_dir, verify)
     out = Path(output) if output is not None else store.root / COMPRESSED_DIR
     n, dim = int(store.vectors.shape[0]), store.dim
     centroids, codec = resolve_layout(params, dim, n, len(store))
-    chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 3)))
-    record = progress_record(store, codec, params, chunk_rows, centroids)
-    progress_path = out / PROGRESS_FILE
-    if not force and (out / "meta.json").is_file() and not progress_path.exists():
-        try:
-            verify_files(out, INDEX_FILES, verify, every_listed=True)
-        except IntegrityError as err:  # what the error tells a search to do must repair it
-            if log:
-                log(f"rebuilding: {one_line(err)}")
-            force = True
-    if force and out.exists():
-        shutil.rmtree(out)
-    if (out / "meta.json").is_file() and not progress_path.exists():
-        existing = json.loads((out / "meta.json").read_text(encoding="utf-8")).get("compressed", {})
-        if all(existing.get(k) == record[k] for k in ("codec", "centroids", "n_vectors", "dim", "checkpoint_fingerprint")):
-            if log:
-                log(f"{out} is complete and matches the store ({describe({'compressed': existing})}); force rebuilds it")
-            return out
-        raise CompressedIndexError(f"{out} holds a compressed index of other vectors or another codec "
-                                   f"({describe({'compressed': existing})}); rebuild it with --force")
     if centroids is not None:
-        return build_with_centroids(store, out, params, centroids, codec, progress, log)
+        record = centroid_record(store, params, centroids, codec)
+    else:
+        chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 3)))
+        record = progress_record(store, codec, params, chunk_rows, centroids)
+    with BuildLock(out) as lock:
+        recover(out)
+        finished = (out / "meta.json").is_file() and not (out / PROGRESS_FILE).exists()
+        if finished and not force:
+            try:
+                verify_files(out, INDEX_FILES, verify, every_listed=True)
+            except IntegrityError as err:  # what the error tells a search to do must repair it
+                if log:
+                    log(f"rebuilding: {one_line(err)}")
+                force = True
+        if finished and not force:
+            existing = json.loads((out / "meta.json").read_text(encoding="utf-8")).get("compressed", {})
+            if all(existing.get(k) == record[k] for k in ("codec", "centroids", "n_vectors", "dim", "checkpoint_fingerprint")):
+                if log:
+                    log(f"{out} is complete and matches the store ({describe({'compressed': existing})}); force rebuilds it")
+                return out
+            raise CompressedIndexError(f"{out} holds a compressed index of other vectors or another codec "
+                                       f"({describe({'compressed': existing})}); rebuild it with --force")
+        if not finished:  # a first build, or one that resumes: in place (a search finds it unfinished)
+            target = out
+            if force and out.exists():
+                shutil.rmtree(out)
+        else:  # a rebuild: beside the finished index, which searches keep reading until the swap
+            target = rebuild_folder(out)
+            if target.exists() and not _resumable(target, record):
+                shutil.rmtree(target)
+            elif target.exists() and log:
+                log(f"resuming the rebuild in {target} ({out} stays in use until it is complete)")
+        if centroids is not None:
+            build_with_centroids(store, target, params, centroids, codec, record, progress, log)
+        else:
+            _build_codes(store, target, params, codec, record, progress, log)
+        if target != out:
+            swap_in(lock, target, out)
+    return out
+
+
+def _resumable(folder: Path, record: dict) -> bool:
+    """Whether ``folder`` holds an unfinished build with the settings of ``record``."""
+    try:
+        return chunks_done(folder / PROGRESS_FILE, record) > 0
+    except (CompressedIndexError, ValueError, OSError):  # other settings, or an unreadable record
+        return False
+
+
+def _build_codes(store: DenseStore, out: Path, params: CompressParams, codec: str, record: dict,
+                 progress: Callable[[int], None] | None, log: Callable[[str], None] | None) -> Path:
+    """The layout of one code per vector into ``out``: train, then encode chunk by chunk."""
+    n, chunk_rows = int(store.vectors.shape[0]), record["chunk_rows"]
+    progress_path = out / PROGRESS_FILE
     out.mkdir(parents=True, exist_ok=True)
     done = chunks_done(progress_path, record)
     started = time.time()

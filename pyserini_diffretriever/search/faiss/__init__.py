@@ -51,6 +51,9 @@ class MultiVectorSearcher:
         and ``approximate`` is not asked for; ``True`` requires it, ``False`` skips it.
     rerank_exact : with a compressed index, re-score its top ``max(N, k)`` from the float16
         store and return exact scores.
+    warn : called with each warning line and with the note of an index being built by another
+        process (which index this searcher reads instead; ``dense.loader.load_index``);
+        default: printed on stderr.
     verify : how the index's files are checked against the checksums recorded when they were
         written, before any is read: ``"fast"`` (small files every time, large files on first
         use), ``"full"`` (every file hashed) or ``"off"``; damage raises
@@ -78,8 +81,10 @@ class MultiVectorSearcher:
         self.root = resolve_store_dir(index_dir)
         # compressed: None uses the compressed index (STORE/compressed) when there is one and
         # --approximate is not asked for; rerank_exact re-scores its top hits from the store
+        say = warn or _stderr
         self.index = load_index(self.root, approximate=bool(approximate), compressed=compressed,
-                                store=True if rerank_exact else None, verify=verify)
+                                store=True if rerank_exact else None, verify=verify,
+                                note=lambda line: say(f"note: {line}"))
         self.compressed = self.index.compressed
         self.rerank_exact = rerank_exact
         self.approximate = approximate
@@ -96,7 +101,7 @@ class MultiVectorSearcher:
             warnings = check_encoder(self.index.meta, self.encoder.config, store=self.root)
         check_encoder(self.index.meta, self.encoder.config, dim=self.encoder.dimension, store=self.root)
         for line in warnings:
-            (warn or _stderr)(f"warning: {line}")
+            say(f"warning: {line}")
 
     def __len__(self) -> int:
         return len(self.index)
