@@ -31,7 +31,7 @@ from .errors import CompressedIndexError, updates_unsupported
 from .maxsim import Hits, MaxSimError, QueryBatch, TopK, check_aggregate
 from .params import SearchParams
 from .rerank import CandidatePlan, RowSource, rerank, score_groups
-from .store import DenseStore, check_records
+from .store import DenseStore, check_records, has_vectors
 from .verification import COMPRESS_COMMAND, settle_unverified, verify_files
 
 # candidate documents per query, as a multiple of the hits asked for (SearchParams.candidate_docs):
@@ -102,7 +102,7 @@ def read_parts(path: str | Path, store: bool | None = None, verify: str = "fast"
 def _open_store(root: Path, meta: dict, store: bool | None, verify: str) -> DenseStore | None:
     """The float16 store the index was built from (its parent folder), when there; unless
     ``store`` requires it now, its vectors are verified when the exact rerank first reads them."""
-    if store is not False and (root.parent / "vectors.npy").is_file():
+    if store is not False and has_vectors(root.parent):
         dense = DenseStore.open(root.parent, verify, defer_vectors=not store)
         n_vectors = int(meta["compressed"]["n_vectors"])
         mine, theirs = meta.get("docids_digest"), dense.meta.get("docids_digest")
@@ -159,6 +159,10 @@ class CodesIndex(DenseIndex):
              uniform: int | None) -> list[CandidatePlan]:
         """Candidate documents of every query in bound order (``rerank.plan_candidates``)."""
 
+    def rerank_chunk(self, params: SearchParams, depth: int) -> int:
+        """Documents per query and round of the rerank (``rerank.rerank``)."""
+        return params.rerank_chunk
+
     # ------------------------------------------------------------------- search
     def search(self, queries: Sequence[np.ndarray] | QueryBatch, k: int = 10,
                params: SearchParams | None = None) -> list[Hits]:
@@ -188,8 +192,8 @@ class CodesIndex(DenseIndex):
         started = time.perf_counter()
         plans = self.plan(batch, depth, aggregate, params, uniform)
         searched = time.perf_counter()
-        rerank(self.rows, self.offsets, batch, plans, top, depth, aggregate, params.rerank_chunk, params.device,
-               uniform=uniform)
+        rerank(self.rows, self.offsets, batch, plans, top, depth, aggregate, self.rerank_chunk(params, depth),
+               params.device, uniform=uniform)
         results = top.results()
         if rerank_exact:
             exact = TopK(len(batch), k, self.docids)

@@ -17,14 +17,30 @@ residual codec and the residual codes; built by ``centroid_build.py``)::
 
 Both codecs are FAISS ``index_factory`` codecs; FAISS does all the quantizing.
 
-Search: the centroid codes are loaded into the centroid codec's FAISS index; each query
-vector ``q`` retrieves its ``k'`` nearest passage centroids. A passage's decoded vectors are
-``c + r_j`` with ``||r_j|| <= rho`` (``residual_norms``), so ``q . (c + r_j) <= q . c +
-||q|| rho``: that is the candidate's bound per query vector (and ``q . c_(k') + ||q|| max
-rho`` bounds any passage not retrieved). Candidates then go through the shared
-``plan_candidates`` / ``rerank`` of ``rerank.py``, scored by MaxSim over the decoded
-vectors (``rerank_exact`` re-scores from the float16 store, as for the other layout:
-``codes.CodesIndex``).
+Search (one pass over the passages, then the shared rerank of ``rerank.py``):
+
+1. **Candidates.** The centroids are decoded once when the index is opened (float32,
+   ``n_docs x dim``); every query is scored against every passage centroid by exact MaxSim
+   over one vector per passage (``maxsim.exact_search``: one product per block, no FAISS
+   probing, nothing missed), ``s_c(d) = sum_i max(0, q_i . c_d)``. A passage's vectors lie
+   close to its centroid, so ``s_c`` ranks nearly as MaxSim does; the top
+   ``candidate_docs x k`` passages (default ``CENTROID_CANDIDATE_DOCS`` = 1.5, chosen on
+   SciFact train) are the query's candidates, in decreasing ``s_c``.
+2. **Bounds.** A passage's decoded vectors are ``c + r_j`` with ``||r_j|| <= rho``
+   (``residual_norms``), so its MaxSim over the decoded vectors is at most ``s_c(d) + rho_d
+   sum_i ||q_i||``; every passage outside the candidates is at most ``s_c`` of the last
+   candidate ``+ max rho sum_i ||q_i||``. The rerank goes through the candidates in ``s_c``
+   order and stops early when no later candidate's bound (their running maximum) reaches
+   the k-th score.
+3. **Scores.** MaxSim over the decoded vectors (centroid + residual), computed from lookup
+   tables for 8-bit PQ residual codecs (``adc.py``: no vector is decoded) and by decoding
+   otherwise; ``rerank_exact`` re-scores from the float16 store, as for the other layout
+   (``codes.CodesIndex``), and returns exact MaxSim scores.
+
+The hits are therefore the top k by decoded MaxSim among the candidates: a passage outside
+them enters only when its residual term exceeds its deficit in ``s_c``, within the bound of
+step 2 (``ApproximateStats.certified`` is not kept here; recall against exact MaxSim is
+measured in ``benchmarks/bench_peers.py``).
 """
 from __future__ import annotations
 
@@ -34,38 +50,47 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .adc import ResidualTables, score_passages
 from .codec import read_codec
-from .codes import DEFAULT_CANDIDATE_DOCS, CodesIndex, CodesParts
+from .codes import CodesIndex, CodesParts
 from .compressed_folder import CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CENTROID_LAYOUT, NORMS_FILE
 from .errors import CompressedIndexError
-from .faiss_candidates import faiss_module
-from .maxsim import QueryBatch
-from .params import SearchParams, default_candidates, default_nprobe
-from .rerank import CandidatePlan, RowSource, plan_candidates
+from .maxsim import QueryBatch, exact_search
+from .params import SearchParams
+from .rerank import CandidatePlan, RowSource
+
+# candidate passages per query, as a multiple of the hits asked for (SearchParams.candidate_docs),
+# chosen on SciFact train (docs/compressed-index.md): recall@100 against exact MaxSim 0.878 at 1.0,
+# 0.917 at 1.25, 0.924 at 1.5, 0.929 at 2 and 3 (the codes' own limit); nDCG@10 the same at all five
+CENTROID_CANDIDATE_DOCS = 1.5
 
 
 class CentroidRows(RowSource):
-    """Rows decoded as (the passage's decoded centroid) + (the row's decoded residual)."""
+    """Rows decoded as (the passage's decoded centroid) + (the row's decoded residual), or,
+    for 8-bit PQ residuals, scored from lookup tables without decoding (``adc.py``)."""
 
-    def __init__(self, centroid_codec, centroid_codes: np.ndarray, codec, codes: np.ndarray, offsets: np.ndarray) -> None:
-        self.centroid_codec, self.centroid_codes, self.codec, self.codes = centroid_codec, centroid_codes, codec, codes
-        self.offsets = offsets
+    def __init__(self, centroids: np.ndarray, codec, codes: np.ndarray, offsets: np.ndarray) -> None:
+        self.centroids, self.codec, self.codes, self.offsets = centroids, codec, codes, offsets
         self.shape = (int(codes.shape[0]), int(codec.d))
+        self.tables = ResidualTables.of(codec, codes)
 
     def decode_rows(self, rows: np.ndarray) -> torch.Tensor:
         rows = np.asarray(rows, dtype=np.int64)
         docs = np.searchsorted(self.offsets, rows, side="right") - 1
-        unique, inverse = np.unique(docs, return_inverse=True)  # decode each passage's centroid once
-        centroids = self.centroid_codec.sa_decode(self.centroid_codes[unique])
         decoded = self.codec.sa_decode(self.codes[rows])
-        decoded += centroids[inverse]
+        decoded += self.centroids[docs]
         return torch.from_numpy(decoded)
 
+    def score_groups(self, offsets: np.ndarray, batch: QueryBatch, groups: list[tuple[int, np.ndarray]],
+                     aggregate: str, uniform: int | None) -> list[np.ndarray] | None:
+        if self.tables is None:
+            return None
+        return score_passages(self.tables, self.centroids, offsets, batch, groups, aggregate, uniform)
 
-def load_centroid_parts(root: Path, n_docs: int, info: dict):
-    """The centroid codec as a FAISS index holding every passage's centroid code (id =
-    passage number), the centroid codes and the residual norms, checked against ``meta.json``."""
-    faiss = faiss_module()
+
+def load_centroid_parts(root: Path, n_docs: int, info: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The decoded passage centroids (float32 ``[n_docs, dim]``) and the residual norms,
+    checked against ``meta.json``."""
     for name in (CENTROID_CODEC_FILE, CENTROID_CODES_FILE, NORMS_FILE):
         if not (root / name).is_file():
             raise CompressedIndexError(f"compressed index {root} is missing {name}")
@@ -78,65 +103,66 @@ def load_centroid_parts(root: Path, n_docs: int, info: dict):
     if centroid_codes.shape != (n_docs, size) or norms.shape != (n_docs,):
         raise CompressedIndexError(f"{root}: {CENTROID_CODES_FILE} {centroid_codes.shape} / {NORMS_FILE} {norms.shape} do not "
                                    f"match {n_docs} passages of {size}-byte centroid codes")
-    searcher = read_codec(root / CENTROID_CODEC_FILE)
-    if int(searcher.sa_code_size()) != size:
-        raise CompressedIndexError(f"{root / CENTROID_CODEC_FILE} makes {searcher.sa_code_size()}-byte codes, meta.json says {size}")
-    # the same FAISS object decodes standalone codes (sa_decode reads no stored codes) and
-    # searches the codes added here
-    inner = faiss.downcast_index(searcher.index) if isinstance(searcher, faiss.IndexPreTransform) else searcher
-    inner.add_sa_codes(centroid_codes, np.arange(n_docs, dtype=np.int64))
-    searcher.ntotal = inner.ntotal
-    return searcher, centroid_codes, norms.astype(np.float32)
+    codec = read_codec(root / CENTROID_CODEC_FILE)
+    if int(codec.sa_code_size()) != size:
+        raise CompressedIndexError(f"{root / CENTROID_CODEC_FILE} makes {codec.sa_code_size()}-byte codes, meta.json says {size}")
+    centroids = codec.sa_decode(centroid_codes) if n_docs else np.zeros((0, int(codec.d)), dtype=np.float32)
+    return np.ascontiguousarray(centroids, dtype=np.float32), norms.astype(np.float32)
 
 
-def plan_from_centroids(searcher, norms: np.ndarray, batch: QueryBatch, depth: int, aggregate: str,
-                        params: SearchParams, min_docs: int) -> list[CandidatePlan]:
-    """Candidate passages of every query from the nearest centroids of its vectors, with the
-    bounds of the module docstring (``plan_candidates`` over passages: one "row" each)."""
-    faiss = faiss_module()
-    n_docs = len(norms)
-    ivf = faiss.try_extract_index_ivf(searcher)
+def plan_from_centroids(centroids: np.ndarray, norms: np.ndarray, batch: QueryBatch, depth: int, aggregate: str,
+                        n_candidates: int, max_rerank: int | None = None) -> list[CandidatePlan]:
+    """Candidate passages of every query: the top ``n_candidates`` (at least ``depth``) by
+    MaxSim over the passage centroids, in that order, with the bounds of the module
+    docstring (running maximum from the end, so that the rerank may stop on them)."""
+    n_docs = len(centroids)
+    need = min(depth, n_docs)
+    want = min(n_docs, max(need, n_candidates))
+    hits = exact_search(centroids, np.arange(n_docs + 1, dtype=np.int64), batch, k=want)
+    norm_sums = np.add.reduceat(np.linalg.norm(batch.matrix, axis=1), batch.starts[:-1]) if len(batch.matrix) else \
+        np.zeros(len(batch))
     rho_max = float(norms.max()) if n_docs else 0.0
-
-    def nprobe(kp: int) -> int:
-        return int(params.nprobe) if params.nprobe else default_nprobe(int(ivf.nlist), n_docs, kp, floor=16)
-
-    def search(matrix: np.ndarray, kp: int, widen: int):
-        if ivf is not None:
-            ivf.nprobe = int(min(ivf.nlist, nprobe(kp) * widen))
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        sims, docs = searcher.search(matrix, kp)
-        qn = np.linalg.norm(matrix, axis=1).astype(np.float32)
-        bounds = sims + qn[:, None] * norms[np.where(docs >= 0, docs, 0)]
-        return bounds, docs, sims[:, -1] + qn * rho_max
-
-    def exhaustive(kp: int, widen: int) -> bool:
-        return kp >= n_docs and (ivf is None or nprobe(kp) * widen >= int(ivf.nlist))
-
-    kprime = int(min(params.candidates or default_candidates(depth), n_docs))
-    return plan_candidates(search, exhaustive, np.arange(n_docs + 1, dtype=np.int64), batch, depth, aggregate, kprime,
-                           n_docs, params.max_rerank, uniform=1, min_docs=min_docs)
+    plans = []
+    for q, found in enumerate(hits):
+        scale = 1.0 / float(batch.counts[q]) if aggregate == "mean" else 1.0
+        bounds = found.scores + norms[found.indices] * np.float32(norm_sums[q])
+        bounds = np.maximum.accumulate(bounds[::-1])[::-1]
+        last = float(found.scores[-1]) if len(found.scores) else 0.0
+        plans.append(CandidatePlan(found.indices, bounds * scale, (last + rho_max * float(norm_sums[q])) * scale,
+                                   max_rerank, need))
+    return plans
 
 
 class CentroidCompressedIndex(CodesIndex):
     """A compressed index of the per-passage-centroid layout, loaded for search: the
-    centroid codes in their codec's FAISS index (the candidate search), the residual codes
-    as an in-memory array (decoded for the rerank; no FAISS lists, ids or direct map). See
-    ``codes.CodesIndex`` for what every compressed layout has."""
+    decoded centroids (the candidate search, float32: ``dim x 4`` bytes per passage in
+    memory), the residual codes as an in-memory array (scored from lookup tables or decoded
+    for the rerank; no FAISS lists, ids or direct map). See ``codes.CodesIndex`` for what
+    every compressed layout has."""
 
     layout = CENTROID_LAYOUT
 
     @classmethod
     def from_parts(cls, parts: CodesParts) -> "CentroidCompressedIndex":
         self = cls(parts.root, parts.codec, parts.offsets, parts.docids, parts.meta, parts.store)
-        self.searcher, centroid_codes, self.norms = load_centroid_parts(parts.root, len(parts.docids), parts.meta["compressed"])
-        self.rows = CentroidRows(self.searcher, centroid_codes, parts.codec, np.array(parts.codes), parts.offsets)
+        self.centroids, self.norms = load_centroid_parts(parts.root, len(parts.docids), parts.meta["compressed"])
+        self.rows = CentroidRows(self.centroids, parts.codec, np.array(parts.codes), parts.offsets)
         return self
 
     def plan(self, batch: QueryBatch, depth: int, aggregate: str, params: SearchParams,
              uniform: int | None) -> list[CandidatePlan]:
-        return plan_from_centroids(self.searcher, self.norms, batch, depth, aggregate, params,
-                                   min_docs=math.ceil(depth * (params.candidate_docs or DEFAULT_CANDIDATE_DOCS)))
+        return plan_from_centroids(self.centroids, self.norms, batch, depth, aggregate,
+                                   self._candidates(params, depth), params.max_rerank)
+
+    def rerank_chunk(self, params: SearchParams, depth: int) -> int:
+        """All candidates in one round: the bounds of a passage's residual rarely stop the
+        rerank before the last candidate, and each round pays the lookup tables again."""
+        return max(params.rerank_chunk, self._candidates(params, depth))
+
+    @staticmethod
+    def _candidates(params: SearchParams, depth: int) -> int:
+        return math.ceil(depth * (params.candidate_docs or CENTROID_CANDIDATE_DOCS))
 
 
-__all__ = ["CentroidCompressedIndex", "CentroidRows", "load_centroid_parts", "plan_from_centroids"]
+__all__ = ["CENTROID_CANDIDATE_DOCS", "CentroidCompressedIndex", "CentroidRows", "load_centroid_parts",
+           "plan_from_centroids"]

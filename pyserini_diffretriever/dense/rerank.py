@@ -157,10 +157,14 @@ def score_groups(vectors: np.ndarray, offsets: np.ndarray, batch: QueryBatch, gr
     vectors, which add 0 to a clamped sum) in one ``bmm``. Slabs of about ``max_bytes`` are
     gathered into one reused buffer (a fresh buffer per slab would pay a page fault per 4 kB).
     ``uniform``: every document has this many rows (whole documents are gathered at once)."""
+    decoded = isinstance(vectors, RowSource)  # rows decoded from codes (the compressed index)
+    if decoded:
+        scored = vectors.score_groups(offsets, batch, groups, aggregate, uniform)
+        if scored is not None:  # the codes scored without decoding (adc.py)
+            return scored
     device = torch.device(device)
     out: list[np.ndarray] = [None] * len(groups)  # type: ignore[list-item]
     dim = vectors.shape[1]
-    decoded = isinstance(vectors, RowSource)  # rows decoded from codes (the compressed index)
     source = None if decoded else _source_tensor(vectors)
     kmax = int(batch.counts.max())
     gather_buffer: torch.Tensor | None = None
@@ -224,12 +228,19 @@ class RowSource:
     """Rows that are not in memory as a matrix but decoded on demand (the compressed
     index's codes): ``shape`` ``(n_rows, dim)`` and ``decode_rows(rows)``, a float32
     ``[len(rows), dim]`` tensor. ``score_groups`` and ``rerank`` take one in place of the
-    vector matrix."""
+    vector matrix; a source that can score its codes without decoding them (lookup tables,
+    ``adc.py``) does so in its own ``score_groups``."""
 
     shape: tuple[int, int]
 
     def decode_rows(self, rows: np.ndarray):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def score_groups(self, offsets: np.ndarray, batch: QueryBatch, groups: list[tuple[int, np.ndarray]],
+                     aggregate: str, uniform: int | None) -> list[np.ndarray] | None:
+        """The MaxSim scores of ``rerank.score_groups`` computed from the codes, or None:
+        decode the rows and multiply (the default)."""
+        return None
 
 
 def _source_tensor(vectors: np.ndarray):

@@ -1,0 +1,78 @@
+"""Lookup-table (ADC) scoring of the per-passage-centroid layout (dense/adc.py), on
+conftest.synthetic_800 and its build conftest.centroids_built (8-bit PQ32 residuals): the
+table look-ups give the decoded vectors' inner products, and the search scored from them
+returns the hits of the search that decodes every candidate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyserini_diffretriever.dense.adc import ResidualTables, padded_rows
+from pyserini_diffretriever.dense.maxsim import QueryBatch, brute_force_scores
+from pyserini_diffretriever.dense.params import SearchParams
+from pyserini_diffretriever.dense.passage_centroids import CentroidCompressedIndex
+from pyserini_diffretriever.dense.rerank import score_groups
+from pyserini_diffretriever.dense.store import DenseStore
+
+pytestmark = pytest.mark.usefixtures("faiss_one_thread")  # conftest.py: FAISS on one thread
+
+
+def test_table_lookups_equal_decoded_dot_products(centroids_built, synthetic_800):
+    _, out = centroids_built
+    index = CentroidCompressedIndex.load(out, store=False)
+    tables = index.rows.tables
+    assert isinstance(tables, ResidualTables) and tables.m == 32 and tables.ksub == 256
+    queries = np.concatenate(synthetic_800.queries[:3])
+    rows = np.random.default_rng(0).choice(index.n_vectors, 500, replace=False)
+    decoded = index.rows.codec.sa_decode(index.rows.codes[rows])  # FAISS's decoding of the residuals
+    for table_rows in (queries[:4], queries):  # numpy tables (few vectors) and FAISS's (many)
+        import pyserini_diffretriever.dense.adc as adc
+
+        for small in (1, 10_000):
+            old, adc.SMALL_TABLES = adc.SMALL_TABLES, small
+            try:
+                t = tables.tables(table_rows)
+            finally:
+                adc.SMALL_TABLES = old
+            got = tables.residual_dots(rows, __import__("torch").from_numpy(np.ascontiguousarray(t.T))).numpy()
+            np.testing.assert_allclose(got, decoded @ table_rows.T, rtol=1e-5, atol=1e-5)
+
+
+def test_lookup_scores_equal_decoded_maxsim(centroids_built, synthetic_800):
+    _, out = centroids_built
+    index = CentroidCompressedIndex.load(out, store=False)
+    batch = QueryBatch.from_list(synthetic_800.queries, index.dim)
+    rng = np.random.default_rng(1)
+    groups = [(q, rng.choice(len(index), 40, replace=False)) for q in range(len(batch))] + [(2, np.array([5, 7]))]
+    decoded = index.rows.decode_rows(np.arange(index.n_vectors)).numpy()
+    for aggregate in ("sum", "mean"):
+        got = score_groups(index.rows, index.offsets, batch, groups, aggregate)  # from the tables
+        for (q, docs), scores in zip(groups, got):
+            want = brute_force_scores(decoded, index.offsets, synthetic_800.queries[q], aggregate=aggregate)[docs]
+            np.testing.assert_allclose(scores, want, rtol=1e-5, atol=1e-5)
+    rows, longest = padded_rows(index.offsets, np.array([0, 3]), None)
+    lengths = np.diff(index.offsets)[[0, 3]]
+    assert longest == lengths.max() and len(rows) == 2 * longest and rows[longest - 1] == index.offsets[1] - 1
+
+
+def test_lookup_search_returns_the_decoded_search_hits(centroids_built, synthetic_800):
+    store, out = centroids_built
+    fast = CentroidCompressedIndex.load(out)
+    slow = CentroidCompressedIndex.load(out)
+    slow.rows.tables = None  # the same search, every candidate decoded and multiplied
+    for k, params in ((100, SearchParams()), (10, SearchParams(candidate_docs=3, aggregate="mean"))):
+        a = fast.search(synthetic_800.queries, k, params)
+        b = slow.search(synthetic_800.queries, k, params)
+        assert [len(h.indices) for h in a] == [k] * len(a)  # exactly k hits
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x.scores, y.scores, rtol=1e-5, atol=1e-5)
+            # the same documents; two within float rounding of each other may swap places
+            same = x.indices == y.indices
+            assert same.mean() >= 0.98 and np.allclose(x.scores[~same], y.scores[~same], atol=1e-5)
+    # the exact rerank: scores equal exact MaxSim over the float16 store
+    vectors = DenseStore.open(store).vectors
+    reranked = fast.search(synthetic_800.queries, 20, SearchParams(rerank_exact=50))
+    for query, h in zip(synthetic_800.queries, reranked):
+        assert len(h.indices) == 20
+        np.testing.assert_allclose(h.scores, brute_force_scores(vectors, synthetic_800.offsets, query)[h.indices],
+                                   rtol=1e-5, atol=1e-5)
