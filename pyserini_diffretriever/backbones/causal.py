@@ -234,7 +234,7 @@ def _load(kind: str, path: Path, device: torch.device, dtype: torch.dtype) -> Ca
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
     if getattr(tokenizer, "chat_template", None) is None:
         raise CheckpointError(f"checkpoint {path}: the tokenizer has no chat template (an instruct/chat model is expected)")
-    model = load_pretrained(model_class, path, config, dtype)
+    model = load_pretrained(model_class, path, config, dtype, device)
     eos = tokenizer.eos_token_id
     if eos is None:
         eos = raw["eos_token_id"][0] if isinstance(raw.get("eos_token_id"), list) else raw["eos_token_id"]

@@ -146,6 +146,28 @@ def check_weights(path: Path) -> None:
         load_tensor_file(path / "pytorch_model.bin", mmap=True)
 
 
+def weight_files(path: Path) -> list[Path]:
+    """The checkpoint's safetensors files (the shards of its index, or model.safetensors);
+    empty for a pickle-only checkpoint."""
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        return [path / s for s in sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))]
+    return [path / "model.safetensors"] if (path / "model.safetensors").is_file() else []
+
+
+def storage_dtype(path: Path) -> str | None:
+    """The one dtype the checkpoint's floating-point tensors are stored in, from the safetensors
+    headers (e.g. ``"BF16"``); None when they mix dtypes or the weights are a pickle."""
+    from safetensors import safe_open  # deferred: the checkpoint readers are imported before any model is used
+
+    found = set()
+    for file in weight_files(path):
+        with safe_open(str(file), framework="numpy") as handle:
+            found.update(handle.get_slice(k).get_dtype() for k in handle.keys())
+    floating = found & {"F64", "F32", "F16", "BF16"}
+    return floating.pop() if len(floating) == 1 else None
+
+
 def load_tensor_file(file: Path, mmap: bool = False) -> dict:
     """Tensors by name from a ``.safetensors`` file, or from a PyTorch pickle read with
     ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only, never a

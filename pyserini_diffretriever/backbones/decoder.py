@@ -5,8 +5,11 @@ are published with remote modeling code tied to old transformers releases. Here 
 checkpoint directories are loaded into transformers' own ``Qwen2ForCausalLM`` /
 ``LlamaForCausalLM`` (LLaDA's weights renamed on load with ``key_mapping``), never with
 ``trust_remote_code``, and every forward pass gets a 4-D bidirectional mask, so no causal
-mask is applied anywhere. Loading goes through ``from_pretrained`` (meta-device
-initialisation, shard by shard), so an 8B checkpoint loads in bfloat16 within 24 GiB.
+mask is applied anywhere. Loading goes through ``from_pretrained`` in the checkpoint's own dtype
+(memory-mapped, nothing copied), then each weight is moved to the device and cast on its own
+(:func:`load_pretrained`), so the host never holds the model twice: a GPU worker's host memory
+stays far below the model's size, and a CPU model in the stored dtype stays mapped from the file
+(one copy in the page cache for all the processes of a machine).
 """
 from __future__ import annotations
 
@@ -15,7 +18,11 @@ from pathlib import Path
 import torch
 
 from .base import Backbone, bidirectional_mask, left_padded_positions, linear_rows
-from .checkpoint import CheckpointError, check_tokenizer, check_weights, expect_model_type, read_config, require_file
+from .checkpoint import (CheckpointError, check_tokenizer, check_weights, expect_model_type, read_config, require_file,
+                         storage_dtype)
+
+#: safetensors dtype names -> torch dtypes (the stored dtypes a checkpoint is read in).
+STORED_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
 class DecoderBackbone(Backbone):
@@ -47,11 +54,18 @@ class DecoderBackbone(Backbone):
         return linear_rows(self.model.lm_head, hidden, vocab_ids)
 
 
-def load_pretrained(model_class, path: Path, config, dtype: torch.dtype, **kwargs):
+def load_pretrained(model_class, path: Path, config, dtype: torch.dtype, device: torch.device | None = None,
+                    **kwargs):
     """``model_class.from_pretrained`` that refuses a checkpoint whose weights do not fill the
-    layout exactly (a missing or unexpected weight is a CheckpointError, never a random init)."""
+    layout exactly (a missing or unexpected weight is a CheckpointError, never a random init).
+
+    With ``device``, the weights are read in the checkpoint's stored dtype (from_pretrained then
+    maps the safetensors files instead of copying them) and :func:`place_weights` moves and casts
+    them one at a time: the host's peak is the target model plus about one file's pages, where
+    reading them in ``dtype`` at once held the converted model and every file's pages together."""
+    stored = STORED_DTYPES.get(storage_dtype(path)) if device is not None else None
     model, info = model_class.from_pretrained(
-        str(path), config=config, dtype=dtype, attn_implementation="sdpa", output_loading_info=True, **kwargs
+        str(path), config=config, dtype=stored or dtype, attn_implementation="sdpa", output_loading_info=True, **kwargs
     )
     missing, unexpected = sorted(info.get("missing_keys", [])), sorted(info.get("unexpected_keys", []))
     if missing or unexpected:  # a silently random-initialised weight would be a wrong encoder
@@ -60,7 +74,19 @@ def load_pretrained(model_class, path: Path, config, dtype: torch.dtype, **kwarg
             f"missing weights {missing[:5]}{' ...' if len(missing) > 5 else ''}, "
             f"unexpected weights {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
         )
+    if device is not None:
+        place_weights(model, device, dtype)
     return model
+
+
+def place_weights(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> None:
+    """Move every parameter to ``device`` in ``dtype``, one at a time, so that each mapped file
+    is released once its last weight has moved (tied weights are one parameter, moved once).
+    Buffers (the rotary frequencies, computed in float32) keep their dtype, as from_pretrained
+    leaves them."""
+    for parameter in model.parameters():
+        parameter.data = parameter.data.to(device=device, dtype=dtype)
+    model.config.dtype = dtype
 
 
 # ---------------------------------------------------------------------------------- Dream
@@ -95,7 +121,7 @@ def load_dream(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderB
     # merges.txt, added tokens in tokenizer_config.json); transformers' Qwen2Tokenizer reads
     # the same files.
     tokenizer = Qwen2Tokenizer.from_pretrained(str(path))
-    model = load_pretrained(Qwen2ForCausalLM, path, config, dtype)
+    model = load_pretrained(Qwen2ForCausalLM, path, config, dtype, device)
     mask_id = raw.get("mask_token_id", tokenizer.mask_token_id)
     return DecoderBackbone(
         model, tokenizer,
@@ -160,7 +186,7 @@ def load_llada(path: Path, device: torch.device, dtype: torch.dtype) -> DecoderB
     # LLaDA ships a plain tokenizer.json (tokenizer_class PreTrainedTokenizerFast); loading the
     # class directly never looks at the remote-code entries of config.json.
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
-    model = load_pretrained(LlamaForCausalLM, path, config, dtype, key_mapping=LLADA_KEY_MAPPING)
+    model = load_pretrained(LlamaForCausalLM, path, config, dtype, device, key_mapping=LLADA_KEY_MAPPING)
     mask_id = raw.get("mask_token_id")
     if mask_id is None:
         mask_id = tokenizer.convert_tokens_to_ids("<|mdm_mask|>")
