@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import DiffRetrieverError
 from ..extras import require as require_extra  # Backend has a require() of its own
+from . import edge_space
 
 SPARSE, DENSE = "sparse", "dense"
 #: Collection metadata key of the export record.
@@ -390,46 +391,14 @@ class EdgeBackend(Backend):
         )
         return qe.EdgeConfig(vectors={DENSE: dense}, sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(on_disk=settings.on_disk)})
 
-    # The engine maps its files into memory: a write to a mapped page on a full disk ends the
-    # process with SIGBUS (no message, exit 135) and leaves a shard that every later open
-    # crashes on while the disk stays full. So every write checks the free space first, for
-    # itself and for the next open, which fills holes of the segments' mapped files (how many
-    # is the engine's business: counted in full). Measured on 3,000 documents of 16 x 128
-    # float32 (24.6 MB of vectors): the upserts took 54 MB, the next open 40 MB more (of 106 MB
-    # of holes), the optimizer 34 MB; a smaller collection's open needed more than 39 MB.
-    #: free space left untouched on an edge collection's disk
-    EDGE_HEADROOM = 16 << 20
-    #: disk bytes per byte of points upserted (write-ahead log, segment, payload, sparse index)
-    EDGE_WRITE_FACTOR = 4
-
-    def _room(self, needed: int, doing: str, headroom: int = EDGE_HEADROOM) -> None:
-        """Refuse ``doing`` (one line naming the folder and what to do) unless its disk has
-        ``needed`` bytes free beyond ``headroom``."""
-        probe = self.folder
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        free = shutil.disk_usage(probe).free
-        if free >= needed + headroom:
-            return
-        raise QdrantError(
-            f"{self.folder}: too little free space on its disk to {doing} ({free / 1e6:.1f} MB free, about "
-            f"{(needed + headroom) / 1e6:.1f} MB needed: Qdrant's edge engine maps its files into memory and a full "
-            f"disk would end the process); free some space or give --edge a folder on another disk, then run the "
-            f"command again (the collection keeps what was written before)")
+    def _room(self, needed: int, doing: str, headroom: int = edge_space.HEADROOM) -> None:
+        """A write (or open) the disk has no room for is one error, not SIGBUS (edge_space.py)."""
+        problem = edge_space.shortage(self.folder, needed, doing, headroom)
+        if problem:
+            raise QdrantError(problem)
 
     def _open_fill(self) -> int:
-        """What the next open may write: the holes of the segments' files."""
-        return self._disk_bytes(holes=True)
-
-    def _disk_bytes(self, holes: bool = False) -> int:
-        """Bytes the shard's segment files occupy on disk, or (``holes``) the bytes of their
-        holes, which an open fills."""
-        total = 0
-        for top, _, names in os.walk(self.folder / "shard" / "segments"):
-            for name in names:
-                stat = os.stat(os.path.join(top, name))
-                total += max(0, stat.st_size - stat.st_blocks * 512) if holes else stat.st_blocks * 512
-        return total
+        return edge_space.segment_bytes(self.folder / "shard", holes=True)
 
     def create(self, dim: int, settings: CollectionSettings, metadata: dict) -> None:
         import qdrant_edge as qe  # deferred: qdrant extra
@@ -448,7 +417,7 @@ class EdgeBackend(Backend):
             import qdrant_edge as qe  # deferred: qdrant extra
 
             self.require()
-            self._room(self._open_fill(), "open it", headroom=self.EDGE_HEADROOM // 4)
+            self._room(self._open_fill(), "open it", headroom=edge_space.HEADROOM // 4)
             self._shard = self._open(qe.EdgeShard.load)
         return self._shard
 
@@ -481,7 +450,7 @@ class EdgeBackend(Backend):
         import qdrant_edge as qe  # deferred: qdrant extra
 
         raw = sum(np.asarray(p.dense).size * 4 + len(p.sparse_indices) * 8 + len(p.docid) + 64 for p in points)
-        self._room(raw * self.EDGE_WRITE_FACTOR + self._open_fill(), f"write {len(points)} more documents")
+        self._room(raw * edge_space.WRITE_FACTOR + self._open_fill(), f"write {len(points)} more documents")
         self.shard.update(qe.UpdateOperation.upsert_points([
             qe.Point(id=uuid.UUID(point_id(p.docid)), payload={"docid": p.docid}, vector={
                 SPARSE: qe.SparseVector(indices=list(p.sparse_indices), values=list(p.sparse_values)),
@@ -552,7 +521,8 @@ class EdgeBackend(Backend):
         """Run the shard's optimizers (merge segments, build the sparse index, the HNSW graph
         where enabled and the quantized copies): an edge shard has no background optimizer.
         The optimizer writes the merged segments beside the old ones: room for a copy first."""
-        self._room(self._disk_bytes() + self._open_fill(), "optimize it (its optimizer copies the segments)")
+        self._room(edge_space.segment_bytes(self.folder / "shard") + self._open_fill(),
+                   "optimize it (its optimizer copies the segments)")
         self.shard.optimize()
         self.shard.flush()
 
