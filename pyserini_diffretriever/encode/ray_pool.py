@@ -12,8 +12,8 @@ The folder is therefore the one a single process writes, and resumes the same wa
 
 A worker that dies (its process, its GPU or its node lost) loses no chunk: a chunk is finished
 only once its marker is written, so the driver hands the chunks that worker held to the others
-and starts a replacement; a chunk written twice (its worker died after the marker) is written
-with the same bytes. A chunk is never written by two live workers at once.
+and starts a replacement (the lost actor is killed first); a chunk written twice (its worker
+died after the marker) is written again whole, files first, marker last.
 
 Examples
 --------
@@ -170,7 +170,8 @@ class RayChunkPool:
             yield from self._run(ray, iter(chunks), writer, progress)
         finally:
             for actor in self.actors:
-                ray.kill(actor)
+                if actor is not None:
+                    ray.kill(actor)
             self.actors = []
             if connected:
                 ray.shutdown()
@@ -179,9 +180,10 @@ class RayChunkPool:
         options = self.options
         resources = ray.cluster_resources()
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-        self.log(f"ray: {options.workers} workers ({options.cpus_per_worker:g} CPU, {options.gpus_per_worker:g} GPU "
-                 f"each) on a cluster of {nodes} node(s) ({resources.get('CPU', 0):g} CPU, "
-                 f"{resources.get('GPU', 0):g} GPU)")
+        plural = "s" if options.workers != 1 else ""
+        self.log(f"ray: {options.workers} worker{plural} ({options.cpus_per_worker:g} CPU, "
+                 f"{options.gpus_per_worker:g} GPU each) on a cluster of {nodes} node(s) "
+                 f"({resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU)")
         worker_class = ray.remote(ChunkWorker).options(num_cpus=options.cpus_per_worker,
                                                        num_gpus=options.gpus_per_worker, max_restarts=0)
         config = worker_config(self.config, options.gpus_per_worker)
@@ -209,8 +211,9 @@ class RayChunkPool:
             ready.discard(slot)
             ray.kill(actor)
             if self.failures > options.failure_budget:
-                raise RayClusterError(f"{self.failures} Ray workers lost ({what}); more than the {options.failure_budget} "
-                                      f"allowed; the finished chunks are kept: rerun the same command to resume")
+                raise RayClusterError(f"{self.failures} Ray workers lost ({what}); more than the "
+                                      f"{options.failure_budget} allowed; the finished chunks are kept: rerun the same "
+                                      f"command to resume")
             self.log(f"ray: worker {slot} lost ({what}); its chunks go to the other workers, a new worker starts")
             start(slot)
 
@@ -245,7 +248,7 @@ class RayChunkPool:
                     where = ray.get(ref)
                 except ray.exceptions.RayTaskError as err:  # the model did not load: no retry mends that
                     raise err.cause from None
-                except ray.exceptions.RayActorError as err:
+                except ray.exceptions.RayError as err:  # the actor's process or node lost (OOM killer included)
                     lost(slot, actor, f"while loading: {first_line(err)}")
                     continue
                 ready.add(slot)
@@ -259,7 +262,7 @@ class RayChunkPool:
                 name, count, empty = ray.get(ref)
             except ray.exceptions.RayTaskError as err:  # an error of the encoding itself, not of the worker
                 raise err.cause from None
-            except ray.exceptions.RayActorError as err:
+            except ray.exceptions.RayError as err:  # the worker lost, not the chunk's fault: another one takes it
                 waiting.appendleft(item)
                 self.retried += 1
                 lost(slot, actor, first_line(err))
@@ -268,7 +271,8 @@ class RayChunkPool:
             self.chunks_by_worker[slot] += 1
             progress(count)
             yield name, count, empty
-        lost_note = f"; {self.failures} worker(s) lost, {self.retried} chunk(s) retried on others" if self.failures else ""
+        lost_note = (f"; {self.failures} worker(s) lost, {self.retried} chunk(s) retried on others"
+                     if self.failures else "")
         self.encoding_seconds = time.time() - (first_ready or started)
         shares = ", ".join(f"{slot}: {n}" for slot, n in enumerate(self.chunks_by_worker))
         self.log(f"ray: {chunks} chunks ({documents} documents) encoded in {time.time() - started:.1f} s (chunks by "
