@@ -84,7 +84,8 @@ class DocPoint:
 class QuerySpec:
     """One query: ``mode`` is ``sparse`` (dot product over the sparse vectors), ``dense``
     (MAX_SIM over the multi-vectors), ``rerank`` (the top ``prefetch`` sparse candidates
-    re-scored by MAX_SIM) or ``rrf`` (reciprocal rank fusion of the top ``prefetch`` sparse
+    re-scored by MAX_SIM), ``hybrid-rerank`` (the top ``prefetch`` sparse and the top ``prefetch``
+    dense candidates, their union re-scored by MAX_SIM) or ``rrf`` (reciprocal rank fusion of the top ``prefetch`` sparse
     and dense hits with constant ``rrf_k``: ``sum 1 / (rrf_k + rank0)``, rank0 from 0)."""
 
     mode: str
@@ -326,6 +327,11 @@ class ClientBackend(Backend):
                 request = models.QueryRequest(
                     prefetch=[models.Prefetch(query=sparse(spec), using=SPARSE, limit=spec.prefetch)],
                     query=dense(spec), using=DENSE, limit=spec.limit)
+            elif spec.mode == "hybrid-rerank":  # a query with no sparse term: the dense candidates alone
+                request = models.QueryRequest(
+                    prefetch=([models.Prefetch(query=sparse(spec), using=SPARSE, limit=spec.prefetch)] if spec.sparse[0] else [])
+                    + [models.Prefetch(query=dense(spec), using=DENSE, limit=spec.prefetch)],
+                    query=dense(spec), using=DENSE, limit=spec.limit)
             elif spec.mode == "rrf":  # a query with no sparse term: the dense list alone
                 request = models.QueryRequest(
                     prefetch=([models.Prefetch(query=sparse(spec), using=SPARSE, limit=spec.prefetch)] if spec.sparse[0] else [])
@@ -506,6 +512,10 @@ class EdgeBackend(Backend):
             elif spec.mode == "rerank":
                 request = qe.QueryRequest(limit=spec.limit, prefetches=[qe.Prefetch(limit=spec.prefetch, query=sparse(spec))],
                                           query=dense(spec), with_payload=True)
+            elif spec.mode == "hybrid-rerank":
+                prefetches = [qe.Prefetch(limit=spec.prefetch, query=sparse(spec))] if spec.sparse[0] else []
+                prefetches.append(qe.Prefetch(limit=spec.prefetch, query=dense(spec)))
+                request = qe.QueryRequest(limit=spec.limit, prefetches=prefetches, query=dense(spec), with_payload=True)
             elif spec.mode == "rrf":
                 prefetches = [qe.Prefetch(limit=spec.prefetch, query=sparse(spec))] if spec.sparse[0] else []
                 prefetches.append(qe.Prefetch(limit=spec.prefetch, query=dense(spec)))

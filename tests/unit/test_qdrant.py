@@ -90,9 +90,18 @@ def test_server_side_queries_compute_the_stated_formulas(qdrant_exported, defaul
     dense = searcher.search_encoded(out.sparse, out.dense, "dense", k=N_DOCS)
     rerank = searcher.search_encoded(out.sparse, out.dense, "qdrant-rerank", k=N_DOCS, prefetch=5)
     rrf = searcher.search_encoded(out.sparse, out.dense, "qdrant-rrf", k=N_DOCS, prefetch=10, rrf_k=61)
+    hybrid = searcher.search_encoded(out.sparse, out.dense, "qdrant-hybrid", k=N_DOCS, prefetch=4)
     store, rows = demo_encoded.store, demo_encoded.dense_rows()
-    checked = 0
+    checked = hybrids = 0
     for q, qid in enumerate(qids):
+        # qdrant-hybrid: the union of the 4 best sparse and the 4 best dense candidates, ordered by unclamped MaxSim
+        truth = brute_force_scores(store.vectors, store.offsets, out.dense[q], clamp=False)
+        if len({h.score for h in sparse[q][:5]}) == len(sparse[q][:5]) and len(sparse[q]) > 4:  # no tie at the cut
+            union = {h.docid for h in sparse[q][:4]} | {h.docid for h in dense[q][:4]}
+            assert {h.docid for h in hybrid[q]} == union and len(hybrid[q]) == len(union)
+            assert [h.docid for h in hybrid[q]] == sorted(union, key=lambda d: -truth[rows[d]])
+            np.testing.assert_allclose([h.score for h in hybrid[q]], [truth[rows[h.docid]] for h in hybrid[q]], rtol=1e-5)
+            hybrids += len(union) > 4  # sparse brought candidates the dense side did not
         # rerank: the 5 best sparse candidates, ordered by unclamped MaxSim
         candidates = [h.docid for h in sparse[q][:5]]
         if len({h.score for h in sparse[q][:6]}) == len(sparse[q][:6]):  # no tie at the cut
@@ -105,7 +114,7 @@ def test_server_side_queries_compute_the_stated_formulas(qdrant_exported, defaul
                                    k=60, depth=10)[qid]
             assert {h.docid: round(h.score, 6) for h in rrf[q]} == {d: round(s, 6) for d, s in ours.items()}
             checked += 1
-    assert checked >= 3
+    assert checked >= 3 and hybrids >= 3
 
 
 # ------------------------------------------------------------------------------- updates
@@ -162,7 +171,8 @@ def test_cli_export_search_replace_delete(tmp_path, demo_encoded, demo_topics, c
     assert export(["--encoded", str(demo_encoded.root), *target, "--replace"]) == 0
     assert search(["--topics", str(demo_topics[0]), "--encoder", "diffretriever-default", "--mode", "all", "--hits", "5",
                    "--output", str(tmp_path / "runs"), *target]) == 0
-    runs = {m: read_run(tmp_path / "runs" / f"{m}.trec") for m in ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-rrf")}
+    runs = {m: read_run(tmp_path / "runs" / f"{m}.trec")
+            for m in ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-hybrid", "qdrant-rrf")}
     assert all(len(run) > 0 for run in runs.values())
     assert all(len(docs) == 5 for docs in runs["dense"].values()) and len(runs["dense"]) == N_QUERIES
     assert search(["--topics", str(demo_topics[0]), "--encoder", "diffretriever-default", "--mode", "sparse,hybrid",
@@ -171,7 +181,7 @@ def test_cli_export_search_replace_delete(tmp_path, demo_encoded, demo_topics, c
     assert read_run(tmp_path / "two" / "hybrid.trec") == runs["hybrid"]
     assert search(["--topics", str(demo_topics[0]), "--encoder", "diffretriever-default", "--mode", "sparse,bm25",
                    "--output", str(tmp_path / "bad"), *target]) == 2
-    assert "--mode bm25 is not one of sparse, dense, hybrid, qdrant-rerank, qdrant-rrf" in capsys.readouterr().err
+    assert "--mode bm25 is not one of sparse, dense, hybrid, qdrant-rerank, qdrant-hybrid, qdrant-rrf" in capsys.readouterr().err
     (tmp_path / "gone.txt").write_text("d001\nd003\n", encoding="utf-8")
     assert export(["--delete", str(tmp_path / "gone.txt"), *target]) == 0
     assert EdgeBackend("demo", tmp_path / "edge").count() == N_DOCS - 2

@@ -13,14 +13,20 @@ document's impacts w_d and vectors p_j):
   formula stage has no access to a prefetch's per-query minimum and maximum).
 - ``qdrant-rerank`` (one server-side query): the top ``prefetch`` sparse candidates, re-scored
   with MAX_SIM; the score is the dense one, over the sparse candidates only.
+- ``qdrant-hybrid`` (one server-side query): the top ``prefetch`` sparse candidates and the top
+  ``prefetch`` dense candidates (MAX_SIM; through an HNSW graph when the collection was exported
+  with ``--dense-hnsw``), their union re-scored with MAX_SIM. With an exact dense side its top
+  ``prefetch`` equals ``dense``'s; with the graph, the sparse candidates catch what the
+  approximate search misses.
 - ``qdrant-rrf`` (one server-side query): the top ``prefetch`` sparse and dense hits fused by
   Qdrant's reciprocal rank fusion, sum 1 / (k + rank - 1) over the two lists (rank from 1);
   with k = ``rrf_k`` = 61 it is this package's ``fusion.reciprocal_rank`` with k = 60.
 
 Which of these scales: ``sparse`` (Qdrant's inverted sparse index) and ``qdrant-rerank`` (that
-index, then MAX_SIM over ``prefetch`` candidates only) do; ``dense``, ``hybrid`` and ``qdrant-rrf``
-score every multi-vector (the dense side has no HNSW graph unless exported with
-``--dense-hnsw``), so ``qdrant-rerank`` is the mode for large collections.
+index, then MAX_SIM over ``prefetch`` candidates only) do, and ``qdrant-hybrid`` on a collection
+exported with ``--dense-hnsw``; ``dense``, ``hybrid``, ``qdrant-rrf`` (and ``qdrant-hybrid``
+without the graph) score every multi-vector, so ``qdrant-rerank`` is the mode for large
+collections (``qdrant-hybrid`` where the graph was built).
 
 Sparse query terms get the collection's ids (``qdrant.vocabulary.collection_ids``): the
 tokenizer's own ids, or a format-1 collection's saved vocabulary. The searcher refuses a query encoder that is not the one the collection was exported from
@@ -40,9 +46,10 @@ from ...encode.compatibility import EncoderMismatchError, check_encoder
 from ...encode.factory import build_encoder
 from ...qdrant import Backend, QdrantError, QuerySpec, collection_ids
 
-SERVER_MODES = ("sparse", "dense", "qdrant-rerank", "qdrant-rrf")
-MODES = ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-rrf")
-_SPEC_MODE = {"sparse": "sparse", "dense": "dense", "qdrant-rerank": "rerank", "qdrant-rrf": "rrf"}
+SERVER_MODES = ("sparse", "dense", "qdrant-rerank", "qdrant-hybrid", "qdrant-rrf")
+MODES = ("sparse", "dense", "hybrid", "qdrant-rerank", "qdrant-hybrid", "qdrant-rrf")
+_SPEC_MODE = {"sparse": "sparse", "dense": "dense", "qdrant-rerank": "rerank", "qdrant-hybrid": "hybrid-rerank",
+              "qdrant-rrf": "rrf"}
 
 
 @dataclass

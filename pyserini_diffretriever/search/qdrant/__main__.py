@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", default="dense",
                         help=f"one of {', '.join(MODES)}, a comma-separated list of them, or all. sparse: dot product; "
                              "dense: MAX_SIM (no clamp); hybrid: this package's min-max fusion of the two; "
-                             "qdrant-rerank: sparse candidates rescored by MAX_SIM in one server query; "
+                             "qdrant-rerank: sparse candidates rescored by MAX_SIM in one server query (the mode for "
+                             "large collections); qdrant-hybrid: sparse and dense candidates rescored by MAX_SIM; "
                              "qdrant-rrf: Qdrant's RRF of the two in one query (default: dense)")
     parser.add_argument("--hits", type=positive_int, default=1000, help="hits per query (default: 1000)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="queries encoded and sent together (default: 64)")
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="drop a hit whose docid equals the query id (BEIR convention; --hits are still returned)")
     parser.add_argument("--alpha", type=unit_interval, default=0.5, help="hybrid: weight of the dense run (default: 0.5)")
     parser.add_argument("--prefetch", type=positive_int, default=1000,
-                        help="qdrant-rerank / qdrant-rrf: candidates per prefetched list (default: 1000)")
+                        help="qdrant-rerank / qdrant-hybrid / qdrant-rrf: candidates per prefetched list (default: 1000)")
     parser.add_argument("--rrf-k", type=positive_int, default=61,
                         help="qdrant-rrf: Qdrant's constant (its k = this package's k + 1; default: 61)")
     parser.add_argument("--device", help="device of the query encoder: cpu, cuda ... (default: the config's)")
