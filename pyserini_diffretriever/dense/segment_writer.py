@@ -79,7 +79,7 @@ def next_deletions_name(root: Path) -> str:
 
 
 def commit_segments(root: Path, segments: list[SegmentRecord], marks: dict[str, np.ndarray], meta: dict,
-                    dim: int, dtype: str, command: str = STORE_COMMAND) -> dict:
+                    dim: int, dtype: str, command: str = STORE_COMMAND, before_commit=None) -> dict:
     """Make ``segments`` (in order) minus ``marks`` (segment name -> deleted positions) the
     store at ``root``: the deletion marks and every segment file recorded in the manifest,
     then ``meta.json`` (``meta`` plus the counts and digests) replaced last. Returns the new
@@ -125,6 +125,8 @@ def commit_segments(root: Path, segments: list[SegmentRecord], marks: dict[str, 
     if deletions:
         record["deletions"] = deletions
     record["meta_checksum"] = meta_checksum(record)
+    if before_commit is not None:  # failure injection (tests): every new file is written, meta.json is not
+        before_commit()
     tmp = root / f".meta.json.{os.getpid()}.tmp"
     with open(tmp, "wb") as out:
         out.write((json.dumps(record, indent=2) + "\n").encode("utf-8"))

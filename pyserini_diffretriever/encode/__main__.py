@@ -16,6 +16,7 @@ from ..config import load_config
 from .pipeline import LazyEncoder, check_corpus_options, encode_corpus, encode_topics
 from .ray_pool import RayChunkPool, RayOptions
 from .record import interrupted_note
+from .update import update_encoding
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "encode, list a sharded one's (`python -m pyserini_diffretriever.index.compact` merges later)")
     parser.add_argument("--no-dense", action="store_true", help="write the sparse collection only")
     parser.add_argument("--no-sparse", action="store_true", help="write the dense store only")
+    parser.add_argument("--update", action="store_true",
+                        help="bring the encoding in --output to a changed --corpus: only added and edited documents "
+                             "are encoded (per-document hashes tell which), the sparse collection and the dense store "
+                             "are updated in place and a change list is written for "
+                             "`python -m pyserini_diffretriever.index.update` (docs/updating.md)")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard an earlier encoding in --output (of another corpus or encoder) instead of "
                              "resuming it; single-shard runs only")
@@ -83,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.corpus and not args.topics:
         raise ValueError("nothing to encode: give --corpus, --topics, or both")
     check_corpus_options(args.shard_id, args.num_shards, args.chunk_size, args.overwrite)
+    if args.update and (args.overwrite or args.num_shards > 1 or args.ray):
+        raise ValueError("--update runs in one process on the whole corpus: without --overwrite, --num-shards or --ray")
     config = load_config(args.encoder, checkpoint=args.checkpoint, base_checkpoint=args.base_checkpoint, kq=args.kq, kp=args.kp,
                          max_length_passage=args.max_length, device=args.device, dtype=args.dtype,
                          batch_size=args.batch_size)
@@ -94,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
     elif (args.workers, args.gpus_per_worker, args.cpus_per_worker) != (1, 0.0, 1.0):
         raise ValueError("--workers, --gpus-per-worker and --cpus-per-worker need --ray")
     started = time.time()
-    if args.corpus:
+    if args.corpus and args.update:
+        update_encoding(args.corpus, config, args.output, chunk_size=args.chunk_size, batch_size=args.batch_size,
+                        encoder=encoder)
+    elif args.corpus:
         encode_corpus(args.corpus, config, args.output, shard_id=args.shard_id, num_shards=args.num_shards,
                       chunk_size=args.chunk_size, batch_size=args.batch_size, dense_dtype=args.dense_dtype,
                       write_dense=not args.no_dense, write_sparse=not args.no_sparse, overwrite=args.overwrite,

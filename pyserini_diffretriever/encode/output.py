@@ -35,6 +35,7 @@ import numpy as np
 from ..corpus import Document, Fingerprint
 from ..errors import DiffRetrieverError
 from ..integrity import HashingWriter
+from .changes import CHANGES_DIR, HASHES_FILE, read_hashes, write_hashes
 
 
 class CorpusMismatchError(DiffRetrieverError, ValueError):
@@ -147,6 +148,35 @@ class EncodedCorpusWriter:
                 f"values to resume, or {self.how_to_proceed}"
             )
 
+    def record_hashes(self, hashes: dict[str, str], *, fingerprint: Fingerprint | None = None, path: str | None = None,
+                      generation: int | None = None) -> None:
+        """Write the per-document content hashes (``changes.HASHES_FILE``) and name them in
+        ``corpus.json``, replaced last (atomically); with ``fingerprint`` (an update), the
+        record now names that corpus and ``generation``."""
+        hashes_name = HASHES_FILE if generation is None else f"corpus.hashes-{generation:06d}.tsv"
+        write_hashes(self.root / hashes_name, hashes)
+        record = self.corpus_record() or {}
+        record["hashes"] = hashes_name
+        if fingerprint is not None:
+            record.update(documents=fingerprint.count, fingerprint=fingerprint.digest)
+        if path is not None:
+            record["path"] = path
+        if generation is not None:
+            record["generation"] = generation
+        tmp = self.tmp_dir / "corpus.json"
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / "corpus.json")
+        for old in self.root.glob("corpus.hashes*.tsv"):  # an earlier generation's
+            if old.name != hashes_name:
+                old.unlink(missing_ok=True)
+
+    def hashes(self) -> dict[str, str] | None:
+        """The per-document content hashes ``corpus.json`` names (None: an encoding written
+        before they were recorded)."""
+        record = self.corpus_record() or {}
+        name = record.get("hashes")
+        return read_hashes(self.root / name) if name and (self.root / name).is_file() else None
+
     def corpus_record(self) -> dict | None:
         path = self.root / "corpus.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -222,8 +252,8 @@ class EncodedCorpusWriter:
 def remove_encoding(output: str | Path) -> None:
     """``--overwrite``: delete what the encode command wrote in ``output`` (nothing else)."""
     root = Path(output)
-    for folder in ("sparse", "dense", ".progress", ".tmp"):
+    for folder in ("sparse", "dense", ".progress", ".tmp", CHANGES_DIR):
         if (root / folder).is_dir():
             shutil.rmtree(root / folder)
-    for name in ("encoder.json", "corpus.json"):
+    for name in ("encoder.json", "corpus.json", *(p.name for p in root.glob("corpus.hashes*.tsv"))):
         (root / name).unlink(missing_ok=True)

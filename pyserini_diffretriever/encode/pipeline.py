@@ -33,6 +33,7 @@ from ..dense.build import finish_store, store_is_current
 from ..output_checks import check_writable
 from ..topics import read_topics
 from .factory import build_encoder, encoder_class
+from .changes import document_hashes
 from .output import EMPTY_VECTOR_TOKEN, HOW_TO_PROCEED, EncodedCorpusWriter, chunk_name, remove_encoding, shard_chunks
 from .record import check_encoder_record, empty_vector_note, encoder_fingerprint
 
@@ -176,6 +177,13 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
                                  how_to_proceed=how_to_proceed, dense_dtype=dense_dtype)
     fingerprint = corpus_fingerprint(corpus, progress=progress and sys.stderr.isatty())  # validates every line first
     writer.check_corpus(corpus, fingerprint, num_shards, chunk_size)
+    generation = (writer.corpus_record() or {}).get("generation")
+    if generation:  # brought to this corpus by `encode --update`: its chunks follow the updates, not the layout
+        print(f"{output}: complete (this corpus, reached by update {generation}), nothing to encode")
+        return CorpusEncodingResult(output=output, shard_id=shard_id, num_shards=num_shards,
+                                    corpus_documents=fingerprint.count, documents=fingerprint.count, encoded=0,
+                                    resumed=fingerprint.count, empty_sparse=0,
+                                    dense_store="complete" if write_dense else "skipped", encoder_record=record)
     shard_total = len(range(shard_id, fingerprint.count, num_shards))
     mine = [n for n in writer.chunk_names(fingerprint.count, num_shards, chunk_size)
             if n.startswith(chunk_name(shard_id, 0)[:9])]
@@ -201,6 +209,8 @@ def encode_corpus(corpus: str | Path, config: EncoderConfig, output: str | Path,
             if on_chunk is not None:
                 on_chunk(name, count)
     writer.mark_shard_done(shard_id, num_shards, done, fingerprint.digest)
+    if writer.hashes() is None:  # per-document content hashes: what a later `encode --update` compares
+        writer.record_hashes(document_hashes(read_documents(corpus)))
     print(f"shard {shard_id}: {done} documents ({encoded} encoded now, {done - encoded} from an earlier run)")
     if empty:
         print(f"warning: {empty} document(s) encoded in this run had no positive sparse weight; they are in "

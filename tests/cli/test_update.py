@@ -1,0 +1,163 @@
+"""Living corpora (issue 26): after adds, edits and deletes, ``encode --update`` +
+``index.update`` leave every index returning what a from-scratch build on the final corpus
+returns (dense exact: same documents and scores; Lucene impact and BM25: same documents and
+scores per query); only changed documents are encoded; a deleted document is never returned;
+an update killed (SIGKILL) at several points is finished by the same command, to the same
+state; a second concurrent update refuses."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pyserini_diffretriever.config import load_config
+from pyserini_diffretriever.dense.index import MultiVectorIndex
+from pyserini_diffretriever.dense.segments import StoreBusyError, store_lock
+from pyserini_diffretriever.dense.store import DenseStore
+from pyserini_diffretriever.encode.changes import latest_changes, read_hashes
+from pyserini_diffretriever.encode.pipeline import LazyEncoder, encode_corpus
+from pyserini_diffretriever.encode.update import KILL_AT_VARIABLE, update_encoding
+from pyserini_diffretriever.index.update import compose, main as index_update
+from conftest import make_corpus, sparse_lines, user_environment, write_test_encoder
+
+REMOVED, EDITED = ("doc05", "doc11", "doc20"), ("doc02", "doc14", "doc29")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """v0 (30 documents) encoded in A; v1 (3 deleted, 3 edited, 4 added) encoded from scratch in B;
+    batch size 1, so that a document's vectors never depend on its batch neighbours."""
+    w = tmp_path_factory.mktemp("update")
+    make_corpus(w / "v0.jsonl", 30)
+    docs = [json.loads(line) for line in (w / "v0.jsonl").read_text().splitlines()]
+    v1 = [d for d in docs if d["_id"] not in REMOVED]
+    for d in v1:
+        if d["_id"] in EDITED:
+            d["text"] += " lemon ship"
+    v1 += [{"_id": f"new{i}", "title": "", "text": "citrus fruit scurvy " * (i + 1)} for i in range(4)]
+    (w / "v1.jsonl").write_text("".join(json.dumps(d) + "\n" for d in v1))
+    encoder_path = write_test_encoder(w)
+    config = load_config(str(encoder_path), batch_size=1)
+    lazy = LazyEncoder(config)
+    encode_corpus(w / "v0.jsonl", config, w / "v0", chunk_size=8, encoder=lazy, progress=False)
+    encode_corpus(w / "v1.jsonl", config, w / "B", chunk_size=8, encoder=lazy, progress=False)
+    return w, config, lazy, encoder_path
+
+
+def updated_copy(work, name):
+    w, config, lazy, _ = work
+    shutil.copytree(w / "v0", w / name)
+    return w / name
+
+
+def dense_results(root, queries, k=40):
+    index = MultiVectorIndex.load(root, verify="full")
+    return index.with_docids(index.search(queries, k=k))
+
+
+def queries_of(root):
+    store = DenseStore.open(root)
+    return [np.asarray(store.vectors[store.offsets[i]:store.offsets[i] + 3], dtype=np.float32)
+            for i in range(0, len(store), 3)]
+
+
+def test_update_encodes_only_the_changes_and_equals_a_fresh_encode(work):
+    w, config, lazy, _ = work
+    a = updated_copy(work, "A")
+    result = update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
+    assert result.encoded == 7 and sorted(result.changes.edited) == sorted(EDITED)
+    assert sorted(result.changes.deleted) == sorted(REMOVED) and len(result.changes.added) == 4
+    assert latest_changes(a).to_json() == result.changes.to_json()
+    assert update_encoding(w / "v1.jsonl", config, a, encoder=lazy, progress=False).encoded == 0  # up to date
+    # the record is true: fingerprint, hashes, store, and a plain encode calls the folder complete
+    record, fresh = json.loads((a / "corpus.json").read_text()), json.loads((w / "B" / "corpus.json").read_text())
+    assert record["fingerprint"] == fresh["fingerprint"] and record["generation"] == 1
+    assert read_hashes(a / record["hashes"]) == read_hashes(w / "B" / fresh["hashes"])
+    assert encode_corpus(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False).dense_store == "complete"
+    # sparse collection and dense store: the fresh encode's, line for line and score for score
+    key = lambda line: line["id"]  # noqa: E731
+    assert sorted(sparse_lines(a), key=key) == sorted(sparse_lines(w / "B"), key=key)
+    queries = queries_of(w / "B" / "dense")
+    found = dense_results(a / "dense", queries)
+    assert found == dense_results(w / "B" / "dense", queries)
+    assert not {d for hits in found for d, _ in hits} & set(REMOVED)
+    store = DenseStore.open(a / "dense", "full")
+    assert store.segmented and store.meta["corpus_fingerprint"] == fresh["fingerprint"]
+
+
+def lucene_hits(index, queries, bm25=False, k=40):
+    from pyserini.search.lucene import LuceneImpactSearcher, LuceneSearcher
+
+    class Cached:  # the impact searcher's query encoder: queries are given as their vectors
+        def encode(self, query):
+            return queries[query]
+
+    searcher = LuceneSearcher(str(index)) if bm25 else LuceneImpactSearcher(str(index), Cached())
+    return {q: sorted((round(h.score, 4), h.docid) for h in searcher.search(q if bm25 else q, k=k)) for q in queries}
+
+
+def test_lucene_and_bm25_indexes_are_updated_in_place(work):
+    from pyserini_diffretriever.pyserini_bridge.lucene import build_lucene, write_bm25_collection
+
+    w, config, lazy, _ = work
+    a = updated_copy(work, "L")
+    build_lucene(a / "sparse", a / "lucene", 30, 1, True)
+    write_bm25_collection(w / "v0.jsonl", a / "bm25" / "collection")
+    build_lucene(a / "bm25" / "collection", a / "bm25" / "lucene", 30, 1, False)
+    update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
+    assert index_update(["--encoded", str(a), "--lucene", str(a / "lucene"), "--bm25", str(a / "bm25"),
+                         "--corpus", str(w / "v1.jsonl")]) == 0
+    fresh = w / "B"
+    build_lucene(fresh / "sparse", fresh / "lucene", 31, 1, True)
+    write_bm25_collection(w / "v1.jsonl", fresh / "bm25" / "collection")
+    build_lucene(fresh / "bm25" / "collection", fresh / "bm25" / "lucene", 31, 1, False)
+    lines = {line["id"]: line["vector"] for line in sparse_lines(fresh)}
+    sparse_queries = {d: lines[d] for d in ("doc02", "doc07", "new1", "doc29")}
+    got = lucene_hits(a / "lucene", sparse_queries)
+    assert got == lucene_hits(fresh / "lucene", sparse_queries) and all(got.values())
+    text_queries = {"lemon ship": None, "citrus fruit": None, "protein cell membrane": None}
+    got = lucene_hits(a / "bm25" / "lucene", text_queries, bm25=True)
+    assert got == lucene_hits(fresh / "bm25" / "lucene", text_queries, bm25=True) and all(got.values())
+    assert not {d for hits in got.values() for _, d in hits} & set(REMOVED)
+    # applied once: the same command again finds every index up to date
+    assert index_update(["--encoded", str(a), "--lucene", str(a / "lucene")]) == 0
+    assert lucene_hits(a / "lucene", sparse_queries) == lucene_hits(fresh / "lucene", sparse_queries)
+
+
+@pytest.mark.parametrize("point", ["encoded", "sparse", "dense-files", "changes"])
+def test_an_update_killed_anywhere_is_finished_by_the_same_command(work, point):
+    w, config, lazy, encoder_path = work
+    a = updated_copy(work, f"K-{point}")
+    command = [sys.executable, "-m", "pyserini_diffretriever.encode", "--corpus", str(w / "v1.jsonl"), "--encoder",
+               str(encoder_path), "--output", str(a), "--update", "--chunk-size", "8", "--batch-size", "1"]
+    killed = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**user_environment(), KILL_AT_VARIABLE: point})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    store = DenseStore.open(a / "dense", "full")  # old or new, never between
+    v0, v1 = (json.loads((p / "corpus.json").read_text())["fingerprint"] for p in (w / "v0", w / "B"))
+    assert store.meta["corpus_fingerprint"] == (v1 if point in ("changes",) else v0)
+    update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
+    key = lambda line: line["id"]  # noqa: E731
+    assert sorted(sparse_lines(a), key=key) == sorted(sparse_lines(w / "B"), key=key)
+    queries = queries_of(w / "B" / "dense")
+    assert dense_results(a / "dense", queries) == dense_results(w / "B" / "dense", queries)
+    assert json.loads((a / "corpus.json").read_text())["fingerprint"] == v1
+
+
+def test_a_second_concurrent_update_refuses(work):
+    w, config, lazy, _ = work
+    a = updated_copy(work, "C")
+    with store_lock(a):  # another update holds the folder
+        with pytest.raises(StoreBusyError, match="being updated by another process"):
+            update_encoding(w / "v1.jsonl", config, a, encoder=lazy, progress=False)
+
+
+def test_change_lists_compose_by_id():
+    from pyserini_diffretriever.encode.changes import ChangeList
+
+    first = ChangeList(1, "a", "b", 3, 3, added=["x", "y"], edited=["p"], deleted=["q"])
+    second = ChangeList(2, "b", "c", 3, 3, added=["q"], edited=["x"], deleted=["y", "p"])
+    assert compose([first, second]) == (["x", "q"], ["p"])
