@@ -137,6 +137,12 @@ class StandIn:
             if (method, rest) == ("POST", "/points/scroll"):
                 records, offset = self.local.scroll(name, **self._fields(models.ScrollRequest, body, with_vector="with_vectors"))
                 return {"points": [dump(r) for r in records], "next_page_offset": offset}
+        if (method, rest) == ("POST", "/points/delete"):
+            self.queue.join()  # after the upserts queued before it
+            with self.lock:
+                selector = models.PointIdsList.model_validate(body)
+                self.local.delete(name, points_selector=selector, wait=True)
+            return {"operation_id": len(self.upserted), "status": "completed"}
         if (method, rest) == ("PUT", "/points"):
             points = models.PointsList.model_validate(body).points
             self.upserted.extend(str(p.id) for p in points)

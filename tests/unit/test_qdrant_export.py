@@ -14,8 +14,8 @@ from conftest import N_DOCS  # noqa: E402
 from qdrant_standin import StandIn  # noqa: E402
 
 from pyserini_diffretriever.dense.store import write_store  # noqa: E402
-from pyserini_diffretriever.export.qdrant import (EncodedFolder, byte_batches, export_encoded,  # noqa: E402
-                                                  request_bytes)
+from pyserini_diffretriever.export.qdrant import (EncodedFolder, apply_changes, byte_batches,  # noqa: E402
+                                                  export_encoded, request_bytes)
 from pyserini_diffretriever.qdrant import ClientBackend, DocPoint, QdrantError, load_token_ids, point_id  # noqa: E402
 
 
@@ -184,4 +184,30 @@ def test_a_document_over_the_limit_alone_is_one_clear_error(standin, demo_encode
     with pytest.raises(QdrantError, match=r"^document \S+ alone is over the request limit of .*'tiny'.*"
                                           r"service.max_request_size_mb, or use --prefer-grpc"):
         export_encoded(demo_encoded, backend, backoff=0, progress=False)
+    backend.close()
+
+
+def test_an_update_upserts_the_changed_documents_and_deletes_the_deleted(standin, demo_encoded, tmp_path):
+    """apply_changes: the collection of an earlier version (documents 0-19, document 5 with other
+    vectors, document 2 since deleted) brought to the folder's state for the changes named."""
+    server = standin(400_000, apply_delay=0.002)
+    backend = ClientBackend("update", url=server.url)
+    docids = list(demo_encoded.store.docids)
+    export_encoded(demo_encoded, backend, only=set(docids[:20]), progress=False)
+    stale = backend.points([docids[5]])[docids[5]]
+    backend.upsert([DocPoint(docids[5], stale.sparse_indices[:3], stale.sparse_values[:3], -stale.dense)])  # an old version
+    added, edited, deleted = docids[20:], [docids[5]], [docids[2], "gone-long-ago"]
+    removed, report = apply_changes(demo_encoded, backend, added + edited, deleted, workers=2, progress=False)
+    assert removed == 1 and report.sent == len(added) + 1 and report.checked == len(added) + 1
+    assert report.points == backend.count() == N_DOCS - 1 and docids[2] not in backend.docids()
+    kept = [d for d in docids if d != docids[2]]
+    ids = load_token_ids(demo_encoded.record()["config"])
+    rows, vectors = demo_encoded.dense_rows(), dict(demo_encoded.documents())
+    for docid, point in backend.points(kept).items():  # every document as the folder holds it
+        assert list(zip(point.sparse_indices, point.sparse_values)) == sorted((ids.id(t), float(w)) for t, w in vectors[docid].items())
+        np.testing.assert_array_equal(point.dense, demo_encoded.dense(rows[docid]))
+    again = apply_changes(demo_encoded, backend, added + edited, deleted, progress=False)  # applying twice: the same
+    assert again[0] == 0 and backend.count() == N_DOCS - 1
+    with pytest.raises(QdrantError, match=r"does not hold document\(s\) nope that the update names"):
+        apply_changes(demo_encoded, backend, ["nope"], [], progress=False)
     backend.close()

@@ -32,7 +32,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -180,10 +180,12 @@ class BulkLoad:
 def export_encoded(folder: EncodedFolder, backend: Backend, settings: CollectionSettings | None = None,
                    batch_size: int = 64, replace: bool = False, retries: int = 5, backoff: float = 1.0,
                    progress: bool = True, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, workers: int = 1,
-                   wait: bool = False, sample: int = SAMPLE, check_timeout: float = 600.0) -> ExportReport:
+                   wait: bool = False, sample: int = SAMPLE, check_timeout: float = 600.0,
+                   only: Collection[str] | None = None) -> ExportReport:
     """Write every document of ``folder`` into the backend's collection (created when
     absent); see the module docstring. ``batch_size``: most points per request;
-    ``wait``: wait for each batch to be applied (else only the final check waits)."""
+    ``wait``: wait for each batch to be applied (else only the final check waits);
+    ``only``: write only these docids (an update's changed documents; the checks cover them)."""
     if batch_size < 1:
         raise QdrantError(f"batch size must be positive, got {batch_size}")
     if max_request_bytes < 1024:
@@ -196,7 +198,11 @@ def export_encoded(folder: EncodedFolder, backend: Backend, settings: Collection
     rows = folder.dense_rows()
     seen: set[str] = set()
     counts = {"sent": 0, "skipped": 0, "added": 0}
-    chosen = random.Random(0).sample(list(rows), min(sample, len(rows)))  # read back at the end
+    if only is not None and not set(only) <= rows.keys():
+        raise QdrantError(f"{source} does not hold document(s) {', '.join(sorted(set(only) - rows.keys())[:5])} "
+                          f"that the update names")
+    wanted = list(rows) if only is None else [d for d in rows if d in only]
+    chosen = random.Random(0).sample(wanted, min(sample, len(wanted)))  # read back at the end
     sampled: dict[str, dict] = dict.fromkeys(chosen)
 
     def points() -> Iterator[DocPoint]:
@@ -206,6 +212,9 @@ def export_encoded(folder: EncodedFolder, backend: Backend, settings: Collection
             if docid in seen:
                 raise QdrantError(f"{source}: document {docid} appears twice in sparse/")
             seen.add(docid)
+            if only is not None and docid not in only:
+                bar.update(1)
+                continue
             if docid in sampled:
                 sampled[docid] = vector
             there = docid in present
@@ -233,28 +242,29 @@ def export_encoded(folder: EncodedFolder, backend: Backend, settings: Collection
         raise QdrantError(f"{source}: {len(seen)} sparse documents, {len(folder)} dense ones")
     if counts["sent"]:
         backend.finish()
-    points_now, others = _count_check(backend, folder, before + counts["added"], check_timeout)
+    points_now, others = _count_check(backend, folder, wanted, before + counts["added"], check_timeout)
     checked = _sample_check(backend, folder, ids, rows, sampled, source)
     return ExportReport(len(folder), counts["sent"], counts["skipped"], points_now, new_tokens, time.time() - started,
                         uploader.splits, checked, others)
 
 
-def _count_check(backend: Backend, folder: EncodedFolder, expected: int, timeout: float) -> tuple[int, int]:
+def _count_check(backend: Backend, folder: EncodedFolder, docids: list[str], expected: int,
+                 timeout: float) -> tuple[int, int]:
     """The collection's count once it equals ``expected`` (polled: a server applies batches sent
     without waiting in the background); when it is higher (other exporters write too), once every
-    document of the folder is there. Returns the count and the points that are not the folder's."""
-    docids = list(folder.store.docids)
+    one of ``docids`` (the documents written) is there. Returns the count and the points that
+    are not the folder's."""
     deadline, delay = time.time() + timeout, 0.05
     while True:
         points = backend.count()
         if points == expected:
-            return points, points - len(docids)
+            return points, max(0, points - len(folder))
         missing = None
         if points > expected:
             missing = sum(len(docids[i:i + 1000]) - len(backend.existing(docids[i:i + 1000]))
                           for i in range(0, len(docids), 1000))
             if not missing:
-                return points, points - len(docids)
+                return points, max(0, points - len(folder))
         if time.time() > deadline:
             raise QdrantError(f"count check failed: {backend.describe()} holds {points} points, expected {expected}"
                               + (f"; {missing} documents of encoded folder {folder.root} are missing" if missing else "")
@@ -300,6 +310,17 @@ def upsert_documents(backend: Backend, documents: Sequence[tuple[str, dict[str, 
     points = [DocPoint(d, *_sparse(ids, d, v, "the new documents"), np.asarray(x, dtype=np.float32)) for d, v, x in documents]
     with_retries(lambda: backend.upsert(points), backend.transient)
     return new
+
+
+def apply_changes(folder: EncodedFolder, backend: Backend, changed: Sequence[str], deleted: Sequence[str],
+                  **options) -> tuple[int, ExportReport]:
+    """Bring a collection exported from ``folder`` up to date after an update of the folder:
+    delete ``deleted``, then upsert ``changed`` (added and edited documents, their vectors read
+    from the updated folder) with ``export_encoded``'s batching, workers and checks (``options``).
+    Returns how many deleted documents were there, and the export's report. Idempotent."""
+    backend.require()
+    removed = delete_documents(backend, list(deleted)) if deleted else 0
+    return removed, export_encoded(folder, backend, replace=True, only=set(changed), **options)
 
 
 def delete_documents(backend: Backend, docids: Sequence[str]) -> int:
