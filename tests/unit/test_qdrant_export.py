@@ -211,3 +211,28 @@ def test_an_update_upserts_the_changed_documents_and_deletes_the_deleted(standin
     with pytest.raises(QdrantError, match=r"does not hold document\(s\) nope that the update names"):
         apply_changes(demo_encoded, backend, ["nope"], [], progress=False)
     backend.close()
+
+
+def test_cli_applies_the_change_list_of_an_update(tmp_path, demo_encoded, capsys):
+    """export.qdrant --changes FILE: encode --update's change list (encode.changes) applied by id."""
+    pytest.importorskip("qdrant_edge")
+    from pyserini_diffretriever.encode.changes import ChangeList, write_changes
+    from pyserini_diffretriever.export.qdrant.__main__ import main as export
+    from pyserini_diffretriever.qdrant import EdgeBackend
+
+    docids = list(demo_encoded.store.docids)
+    backend = EdgeBackend("demo", tmp_path / "edge")
+    export_encoded(demo_encoded, backend, only=set(docids[:25]), progress=False)  # the collection before the update
+    backend.close()
+    changes = ChangeList(1, "f0", "f1", 25, N_DOCS - 1, added=docids[25:], edited=[docids[3]], deleted=[docids[0]])
+    path = write_changes(tmp_path / "folder", changes)
+    target = ["--collection", "demo", "--edge", str(tmp_path / "edge")]
+    assert export(["--encoded", str(demo_encoded.root), "--changes", str(path), *target]) == 0
+    assert (f"update 1 of {demo_encoded.root} (5 added, 1 edited, 1 deleted) -> Qdrant collection 'demo' at "
+            f"{tmp_path / 'edge'} (qdrant-edge): 6 upserted, 1 deleted, {N_DOCS - 1} points (count check passed, "
+            f"6 read back equal)") in capsys.readouterr().out
+    backend = EdgeBackend("demo", tmp_path / "edge")
+    assert sorted(backend.docids()) == sorted(docids[1:])
+    backend.close()
+    assert export(["--encoded", str(demo_encoded.root), "--changes", "latest", *target]) == 2
+    assert "has no change list (it was never updated with encode --update)" in capsys.readouterr().err

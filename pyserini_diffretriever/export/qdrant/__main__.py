@@ -8,9 +8,10 @@
 Batches stay under the server's request limit (``--max-request-bytes``, 32 MiB like the
 server's default; a 413 halves the batch), ``--upload-workers N`` sends N at once, the server
 indexes after the load, and the export ends with a count check and a sample read back.
-A rerun continues an interrupted export. Updates in place: encode the new or changed
-documents into another folder and export it with ``--replace``; ``--delete FILE`` removes
-the docids listed in FILE (one per line).
+A rerun continues an interrupted export. Updates in place: after ``encode --update`` of the
+folder, ``--changes latest`` upserts the documents its change list adds or edits and deletes
+the ones it deletes; or encode the new or changed documents into another folder and export it
+with ``--replace``; ``--delete FILE`` removes the docids listed in FILE (one per line).
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ import sys
 from pathlib import Path
 
 from ...cli import HelpFormatter, positive_int, run_command
+from ...encode.changes import latest_changes, read_changes
 from ...qdrant import CollectionSettings, QdrantError, add_target_arguments, open_target
-from .export import EncodedFolder, delete_documents, export_encoded
+from .export import EncodedFolder, apply_changes, delete_documents, export_encoded
 from .upload import DEFAULT_MAX_REQUEST_BYTES
 
 
@@ -32,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter)
     parser.add_argument("--encoded", help="folder written by python -m pyserini_diffretriever.encode --output DIR")
     parser.add_argument("--delete", metavar="FILE", help="delete the docids listed in FILE (one per line) and exit")
+    parser.add_argument("--changes", metavar="FILE|latest",
+                        help="with --encoded: apply a change list of encode --update (FILE, or latest: the folder's "
+                             "newest) to the collection: upsert its added and edited documents, delete its deleted "
+                             "ones (after each update; a collection that missed several: export again with --replace)")
     parser.add_argument("--replace", action="store_true",
                         help="re-send documents already in the collection (update changed documents); "
                              "without it, documents already there are skipped (a rerun resumes)")
@@ -83,9 +89,19 @@ def run(args) -> int:
                                       quantization=args.quantization, dense_hnsw=args.dense_hnsw, datatype=args.datatype)
         settings.validate()
         folder = EncodedFolder.open(args.encoded)
-        report = export_encoded(folder, backend, settings, batch_size=args.batch_size, replace=args.replace,
-                                retries=args.retries, max_request_bytes=args.max_request_bytes,
-                                workers=args.upload_workers, wait=args.wait)
+        options = dict(batch_size=args.batch_size, retries=args.retries, max_request_bytes=args.max_request_bytes,
+                       workers=args.upload_workers, wait=args.wait)
+        if args.changes:
+            changes = latest_changes(args.encoded) if args.changes == "latest" else read_changes(args.changes)
+            if changes is None:
+                raise QdrantError(f"encoded folder {args.encoded} has no change list (it was never updated with "
+                                  f"encode --update)")
+            removed, report = apply_changes(folder, backend, changes.changed, changes.deleted, **options)
+            print(f"update {changes.generation} of {args.encoded} ({changes.summary()}) -> {backend.describe()}: "
+                  f"{report.sent} upserted, {removed} deleted, {report.points} points (count check passed, "
+                  f"{report.checked} read back equal); {report.seconds:.1f} s")
+            return 0
+        report = export_encoded(folder, backend, settings, replace=args.replace, **options)
         extra = [f"{report.new_tokens} new vocabulary tokens"] if report.new_tokens else []
         extra += [f"{report.splits} batches split after a 413"] if report.splits else []
         extra += [f"{report.others} points from other exports"] if report.others else []
