@@ -14,7 +14,7 @@
 * its records: the encoder record (the stock search's encoder check) and the marker.
 
 The late-interaction part needs Pyserini 2.x and is skipped under 1.6, where the option's
-one-line refusal is checked instead (also in tests/unit/test_late_interaction.py).
+one-line refusal is checked instead (also in tests/unit/test_late_interaction_field.py).
 """
 from __future__ import annotations
 
