@@ -140,6 +140,18 @@ bench-serve: $(STAMP)
 	$(PY) benchmarks/bench_serve.py --collection ../shared/data/scifact --encoded $(BENCH_SERVE_ENCODED) \
 	    --work indexes/bench-serve
 
+# The whole hybrid inside Lucene (issue 24): index size per document with and without the
+# LateInteractionField, build time, queries/s, nDCG@10 of impact / MaxSim rescoring / combined / fused
+# hybrid on SciFact (test), Cranfield and CISI (each encoded here first unless already there).
+BENCH_LI_ENCODED ?= indexes/bench-late-interaction/encoded
+.PHONY: bench-late-interaction
+bench-late-interaction: $(STAMP)
+	for c in scifact cranfield cisi; do test -f $(BENCH_LI_ENCODED)/$$c/dense/meta.json || $(PY) -m \
+	    pyserini_diffretriever.encode --corpus ../shared/data/$$c/corpus.jsonl --encoder diffretriever-default \
+	    --output $(BENCH_LI_ENCODED)/$$c || exit 1; done
+	$(PY) benchmarks/bench_late_interaction.py --data ../shared/data --work indexes/bench-late-interaction \
+	    --encoded scifact=$(BENCH_LI_ENCODED)/scifact cranfield=$(BENCH_LI_ENCODED)/cranfield cisi=$(BENCH_LI_ENCODED)/cisi
+
 # Qdrant export points/s by upload workers (qdrant-edge, SciFact encoded with diffretriever-default;
 # encoded here first unless BENCH_QDRANT_EXPORT_ENCODED names a finished folder).
 BENCH_QDRANT_EXPORT_ENCODED ?= indexes/scifact-default
