@@ -278,6 +278,8 @@ def _sample_check(backend: Backend, folder: EncodedFolder, ids: Vocabulary, rows
     """Read back the sampled documents (a fixed random choice; ``sampled``: their sparse
     vectors) and compare them with the folder: sparse indices and values exactly, dense vectors
     within float16 rounding (the collection may store float16). Returns how many were compared."""
+    if not sampled:
+        return 0
     stored = backend.points(list(sampled))
     for docid, vector in sampled.items():
         point = stored.get(docid)
