@@ -19,8 +19,8 @@ PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["
 SELF = "pyserini-diffretriever"
 # constraints file -> (Python version of that environment, its Pyserini release)
 ENVIRONMENTS = {"py311-pyserini1.6.txt": ("3.11", "1.6.0"), "py312-pyserini2.4.txt": ("3.12", "2.4.0")}
-# Extras' packages that no tested environment holds (no GPU here; ray comes with issue 27).
-UNTESTED = {"onnxruntime-gpu", "ray"}
+# Extras' packages that no tested environment holds (no GPU here).
+UNTESTED = {"onnxruntime-gpu"}
 
 
 def _name(text: str) -> str:
