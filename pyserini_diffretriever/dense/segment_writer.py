@@ -40,6 +40,8 @@ class SegmentRecord:
     docids: list[str]
     lengths: np.ndarray
     digest: FileDigest | None = None
+    #: the update that appended it (0: the encode's own segments)
+    generation: int = 0
 
 
 def write_segment_file(path: Path, vectors: np.ndarray, lengths: np.ndarray, docids: list[str],
@@ -78,14 +80,17 @@ def next_deletions_name(root: Path) -> str:
     return f"deletions-{max(taken, default=0) + 1:06d}.json"
 
 
-def commit_segments(root: Path, segments: list[SegmentRecord], marks: dict[str, np.ndarray], meta: dict,
+def commit_segments(root: Path, segments: list[SegmentRecord], marks: dict, meta: dict,
                     dim: int, dtype: str, command: str = STORE_COMMAND, before_commit=None) -> dict:
-    """Make ``segments`` (in order) minus ``marks`` (segment name -> deleted positions) the
-    store at ``root``: the deletion marks and every segment file recorded in the manifest,
+    """Make ``segments`` (in order) minus ``marks`` (segment name -> deleted positions, a list,
+    or a dict position -> the update generation that deleted it) the store at ``root``: the deletion marks and every segment file recorded in the manifest,
     then ``meta.json`` (``meta`` plus the counts and digests) replaced last. Returns the new
     meta.json record."""
     root = Path(root)
-    marks = {name: np.unique(np.asarray(rows, dtype=np.int64)) for name, rows in marks.items() if len(rows)}
+    # a mark is a position, or a position with the update generation that set it
+    marks = {name: ({int(r): int(g) for r, g in rows.items()} if isinstance(rows, dict) else
+                    {int(r): 0 for r in np.asarray(rows, dtype=np.int64).reshape(-1)})
+             for name, rows in marks.items() if len(rows)}
     names = {s.name for s in segments}
     stray = sorted(set(marks) - names)
     if stray:
@@ -95,12 +100,12 @@ def commit_segments(root: Path, segments: list[SegmentRecord], marks: dict[str, 
     for segment in segments:
         lengths = np.asarray(segment.lengths, dtype=np.int64)
         alive = np.ones(len(segment.docids), dtype=bool)
-        alive[marks.get(segment.name, [])] = False
+        alive[list(marks.get(segment.name, {}))] = False
         live.update(d for d, keep in zip(segment.docids, alive) if keep)
         n_docs += int(alive.sum())
         n_vectors += int(lengths[alive].sum())
         entries.append({"name": segment.name, "n_docs": len(segment.docids), "n_vectors": int(lengths.sum()),
-                        "docids_digest": docids_digest(segment.docids)})
+                        "docids_digest": docids_digest(segment.docids), "generation": int(segment.generation)})
     deletions = None
     manifest = ManifestWriter(root, command)
     if marks:

@@ -244,9 +244,31 @@ def read_deletions(root: Path, name: str | None) -> dict[str, np.ndarray]:
         raise DenseStoreError(f"dense store {root}: {name} is not a deletion-marks file ({err})") from None
 
 
-def deletions_bytes(marks: dict[str, np.ndarray]) -> bytes:
-    record = {"format": 1, "deleted": {seg: [int(r) for r in np.unique(rows)] for seg, rows in sorted(marks.items())
-                                       if len(rows)}}
+def read_mark_generations(root: Path, name: str | None) -> dict[str, dict[int, int]]:
+    """The deletion marks with the update generation that set each: segment name ->
+    {position: generation} (0 where the file records none)."""
+    marks = read_deletions(root, name)
+    if not marks:
+        return {}
+    record = json.loads((root / name).read_text(encoding="utf-8"))
+    recorded = record.get("generation", {})
+    out = {}
+    for seg in marks:
+        rows = [int(r) for r in record["deleted"][seg]]
+        gens = recorded.get(seg, [0] * len(rows))
+        out[seg] = dict(zip(rows, (int(g) for g in gens)))
+    return out
+
+
+def deletions_bytes(marks: dict[str, dict[int, int]]) -> bytes:
+    """The deletion-marks file of ``marks`` (segment name -> {position: generation that set it})."""
+    deleted, generation = {}, {}
+    for seg, rows in sorted(marks.items()):
+        if rows:
+            order = sorted(rows)
+            deleted[seg] = [int(r) for r in order]
+            generation[seg] = [int(rows[r]) for r in order]
+    record = {"format": 1, "deleted": deleted, "generation": generation}
     return (json.dumps(record, indent=1) + "\n").encode("utf-8")
 
 
@@ -272,5 +294,5 @@ def store_lock(root: Path, wait: bool = True) -> Iterator[None]:
 
 
 __all__ = ["LOCK_NAME", "ROOT_FILES", "ROOT_SEGMENT", "Segment", "DenseStoreError", "SegmentedVectors", "StoreBusyError",
-           "deletions_bytes", "npz_member_memmap", "open_segment", "read_deletions", "read_matrix_rows",
+           "deletions_bytes", "npz_member_memmap", "open_segment", "read_deletions", "read_mark_generations", "read_matrix_rows",
            "read_matrix_sample", "segment_files", "store_lock"]

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from ..config import EncoderConfig
 from ..corpus import Fingerprint, read_documents
 from ..dense.segment_writer import SegmentRecord, commit_segments
-from ..dense.segments import read_deletions, store_lock
+from ..dense.segments import read_mark_generations, store_lock
 from ..dense.store import DenseStore
 from ..errors import DiffRetrieverError
 from ..output_checks import check_writable
@@ -187,12 +187,13 @@ def update_dense_store(writer: EncodedCorpusWriter, changes: ChangeList, changed
         store = DenseStore.open(root, "fast")
         if store.meta.get("corpus_fingerprint") == fingerprint.digest:
             return
-        records = [SegmentRecord(s.name, list(s.docids), np.diff(s.offsets)) for s in store.segments]
-        marks = {name: list(rows) for name, rows in read_deletions(root, store.meta.get("deletions")).items()}
+        records = [SegmentRecord(s.name, list(s.docids), np.diff(s.offsets), None, int(e.get("generation", 0)))
+                   for s, e in zip(store.segments, store.meta.get("segments") or [{}])]
+        marks = read_mark_generations(root, store.meta.get("deletions"))
         removed = set(changes.removed)
         for doc, seg, pos in zip(store.docids, store.live_segment, store.live_position):
             if doc in removed:
-                marks.setdefault(store.segments[int(seg)].name, []).append(int(pos))
+                marks.setdefault(store.segments[int(seg)].name, {})[int(pos)] = generation
         for number in range(-(-len(changed) // chunk_size)):
             name = update_chunk_name(generation, number)
             path = writer.chunks_dir / f"{name}.npz"
@@ -202,9 +203,10 @@ def update_dense_store(writer: EncodedCorpusWriter, changes: ChangeList, changed
             marker = writer.marker(name) or {}
             digest = marker.get("dense_file")
             records.append(SegmentRecord(f"chunks/{name}.npz", docids, lengths,
-                                         FileDigest(int(digest["size"]), str(digest["digest"])) if digest else None))
+                                         FileDigest(int(digest["size"]), str(digest["digest"])) if digest else None,
+                                         generation))
         meta = dict(store.meta, corpus_fingerprint=fingerprint.digest)
-        record = commit_segments(root, records, {k: np.asarray(v) for k, v in marks.items()}, meta, store.dim,
+        record = commit_segments(root, records, marks, meta, store.dim,
                                  store.vectors.dtype.name, before_commit=lambda: kill_point("dense-files"))
         print(f"dense store: {record['n_docs']} live documents in {len(records)} segments "
               f"({sum(len(v) for v in marks.values())} marked deleted)")

@@ -13,6 +13,8 @@ document id: an id added then edited is added, added then deleted is nothing). P
                the updated corpus its collection is rewritten from.
 ``--dense``    the dense store: ``encode --update`` already appended a segment and deletion
                marks to it; checked here to be at the new corpus (``DIR/dense`` by default).
+               Its FAISS index (``faiss.index``, when there) is updated in place: removed
+               and added with ids, no retraining (``dense/faiss_update.py``).
 
 An interrupted update is finished by the same command; a second update of the same folder
 waits for the first (the folder's lock). Search results then equal a full rebuild's on the new
@@ -26,6 +28,7 @@ import sys
 from pathlib import Path
 
 from ..cli import HelpFormatter, run_command
+from ..dense.faiss_candidates import INDEX_FILE
 from ..dense.segments import store_lock
 from ..dense.store import DenseStore
 from ..encode.changes import CHANGES_DIR, ChangeList, ChangeListError, read_changes
@@ -80,6 +83,17 @@ def update_lucene(encoded: Path, index: Path, impact: bool, threads: int, corpus
             f"{lists[0].generation}..{lists[-1].generation}); {count} documents")
 
 
+def update_dense(encoded: Path, root: Path) -> list[str]:
+    """The dense store checked to be at the folder's corpus, then its FAISS index updated."""
+    lines = [check_dense(encoded, root)]
+    if (root / INDEX_FILE).is_file():
+        from ..dense.faiss_update import update_faiss  # deferred: loads FAISS
+
+        record = json.loads((encoded / "corpus.json").read_text(encoding="utf-8"))
+        lines.append(update_faiss(root, int(record.get("generation", 0))))
+    return lines
+
+
 def check_dense(encoded: Path, root: Path) -> str:
     record = json.loads((encoded / "corpus.json").read_text(encoding="utf-8"))
     store = DenseStore.open(root)
@@ -118,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     with store_lock(encoded):  # an encode --update of the folder runs first, or waits for this
         dense = Path(args.dense) if args.dense else encoded / "dense"
         if args.dense or (dense / "meta.json").is_file():
-            print(check_dense(encoded, dense))
+            print("\n".join(update_dense(encoded, dense)))
         if args.lucene:
             print(update_lucene(encoded, Path(args.lucene), True, args.threads))
         if args.bm25:

@@ -127,6 +127,45 @@ def test_lucene_and_bm25_indexes_are_updated_in_place(work):
     assert lucene_hits(a / "lucene", sparse_queries) == lucene_hits(fresh / "lucene", sparse_queries)
 
 
+def test_the_faiss_index_is_updated_in_place(work, faiss_one_thread):
+    """IVF with flat storage, every list probed: the updated index's candidates are every
+    vector, so approximate search finds what exact search of the fresh encode finds (scores
+    to float rounding: the rerank multiplies in other batches); its lists hold
+    exactly the ids a fresh add of the final store into the same trained index gives."""
+    import faiss
+
+    from pyserini_diffretriever.dense.params import BuildParams, SearchParams
+
+    w, config, lazy, _ = work
+    a = updated_copy(work, "F")
+    old = MultiVectorIndex.load(a / "dense")
+    old.build_approximate(BuildParams(kind="ivf", storage="flat", nlist=4))
+    old.save()
+    trained = faiss.read_index(str(a / "dense" / "faiss.index"))
+    update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
+    with pytest.raises(ValueError, match="rebuild"):  # the old index no longer matches the store
+        MultiVectorIndex.load(a / "dense", approximate=True)
+    assert index_update(["--encoded", str(a)]) == 0
+    updated = MultiVectorIndex.load(a / "dense", approximate=True, verify="full")
+    queries = queries_of(w / "B" / "dense")
+    params = SearchParams(approximate=True, nprobe=4, candidates=10_000)
+    found = updated.with_docids(updated.search(queries, k=40, params=params))
+    exact = dense_results(w / "B" / "dense", queries)  # same documents; scores to the rerank's float rounding
+    assert [[d for d, _ in hits] for hits in found] == [[d for d, _ in hits] for hits in exact]
+    np.testing.assert_allclose([s for hits in found for _, s in hits], [s for hits in exact for _, s in hits],
+                               rtol=1e-5)
+    store = DenseStore.open(a / "dense")
+    trained.reset()
+    trained.add_with_ids(np.asarray(store.vectors, dtype=np.float32), np.arange(len(store.vectors)))
+    written = faiss.read_index(str(a / "dense" / "faiss.index"))  # kept: the IVF view below points into it
+    mine = faiss.extract_index_ivf(written)
+    fresh = faiss.extract_index_ivf(trained)
+    for number in range(4):
+        ids = lambda ivf: sorted(faiss.rev_swig_ptr(ivf.invlists.get_ids(number), ivf.invlists.list_size(number)))  # noqa: E731
+        assert ids(mine) == ids(fresh)
+    assert index_update(["--encoded", str(a)]) == 0  # applied once
+
+
 @pytest.mark.parametrize("point", ["encoded", "sparse", "dense-files", "changes"])
 def test_an_update_killed_anywhere_is_finished_by_the_same_command(work, point):
     w, config, lazy, encoder_path = work
