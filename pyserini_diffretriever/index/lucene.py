@@ -95,12 +95,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.late_interaction and (index / MARKER).exists():
         print(f"   {index} carries late-interaction vectors: rebuilt without them")
         shutil.rmtree(index)
-    started = time.time()
     build_lucene(encoded / "sparse", index, count, args.threads, impact=True, encoder=fields)
-    impact_seconds = time.time() - started
-    impact_bytes = index_bytes(index)
     if store is None:
-        print(f"{index}: {count} documents, {impact_bytes / 1e6:.1f} MB ({impact_bytes / count:.0f} bytes per document)")
+        size = index_bytes(index)
+        print(f"{index}: {count} documents, {size / 1e6:.1f} MB ({size / count:.0f} bytes per document)")
         return 0
     if marker_matches(read_marker(index), store):
         print(f"{index}: late-interaction vectors of {store.root} already there, reused")
@@ -108,10 +106,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.time()
     with tqdm(total=len(store), unit="doc", desc="late-interaction field") as bar:
         marker = add_late_interaction(index, store, args.memory_gb, progress=bar.update)
-    total = index_bytes(index)
-    print(f"{index}: {count} documents; impact postings {impact_bytes / 1e6:.1f} MB ({impact_seconds:.1f} s), with "
-          f"{marker['n_vectors']} vectors of dimension {marker['dim']} as LateInteractionField "
-          f"{total / 1e6:.1f} MB ({total / count:.0f} bytes per document, {time.time() - started:.1f} s)")
+    size = index_bytes(index)
+    print(f"{index}: {count} documents, {size / 1e6:.1f} MB with {marker['n_vectors']} vectors of dimension "
+          f"{marker['dim']} as a LateInteractionField ({size / count:.0f} bytes per document; vectors added in "
+          f"{time.time() - started:.1f} s)")
     return 0
 
 

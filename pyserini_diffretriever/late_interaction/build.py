@@ -96,6 +96,8 @@ def add_late_interaction(index: str | Path, store: DenseStore, memory_gb: float 
                                    f"they were not built from the same encoding")
     offsets = store.offsets
     check_layout(store.read_rows(int(offsets[0]), int(offsets[1])))
+    # an earlier marker no longer describes the index once its values start to change
+    (index / MARKER).unlink(missing_ok=True)
     row_bytes = store.dim * 4
     budget = max(1, int(memory_gb * (1 << 30)))
     vector_bytes = int(offsets[-1]) * row_bytes + n_docs * UPDATE_OVERHEAD_BYTES
