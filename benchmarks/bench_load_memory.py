@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -89,7 +90,8 @@ def main(argv=None) -> int:
             print(json.dumps(rows[-1]), flush=True)
     result = {
         "source": "`python benchmarks/bench_load_memory.py`",
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, shared with other jobs",
+        "machine": f"{os.cpu_count()} CPUs ({platform.machine()}), "
+                   f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2 ** 30:.0f} GiB RAM, shared with other jobs",
         "date": time.strftime("%Y-%m-%d"),
         "checkpoint": {"shape": {**DREAM_7B, "layers": args.layers, "vocab_size": 152064},
                        "of_dream_7b_layers": DREAM_7B["layers"], "stored_dtype": "bfloat16", "shards": 4,

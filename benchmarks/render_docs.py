@@ -469,6 +469,43 @@ def sweep_correlations(root: Path) -> list[str]:
             "`benchmarks/results/sweep/<collection>/sweep.json`."]
 
 
+# ---- beyond one machine (docs/cluster.md)
+
+@table("ray-encode")
+def ray_encode(root: Path) -> list[str]:
+    data = load(root, RESULTS / "ray.json")
+    body = [[str(r["run"]), str(r["workers"]), f"{r['documents']:,}", f"{r['wall_s']:.1f} s", f"{r['docs_per_s']:.1f}",
+             f"{r['encoding_docs_per_s']:.1f}", f"{r['load_before']:.1f} / {r['load_after']:.1f}",
+             " / ".join(str(n) for n in r["chunks_by_worker"])] for r in data["rows"]]
+    first = str(data["rows"][0]["workers"])
+    ratios = "; ".join(f"{w} vs {first} worker(s): {r['docs_per_s']:.2f}x "
+                       f"({r['encoding_docs_per_s']:.2f}x encoding only)"
+                       for w, r in data["ratio_of_means"].items() if w != first)
+    same = "identical, file for file" if data["outputs_identical"] else "NOT identical"
+    return rows(["run", "workers", "documents", "wall time", "docs/s", "docs/s encoding only",
+                 "load average before / after", "chunks by worker"], body) + [
+        "", f"Throughput ratio (means over the runs): {ratios}. {data['corpus']}, `{data['encoder']}`, chunks of "
+            f"{data['chunk_size']}; the folders of all runs {same}. Machine: {data['machine']}. "
+            + source_line(RESULTS / "ray.json", data)]
+
+
+@table("load-memory")
+def load_memory(root: Path) -> list[str]:
+    data = load(root, RESULTS / "load_memory.json")
+    routes = {"before": "before: read in the target dtype, then moved",
+              "after": "now: read as stored (mapped), each weight moved and cast"}
+    body = [[r["dtype"], routes[r["route"]], f"{r['load_mib']:,} MiB", f"{r['peak_mib']:,} MiB",
+             f"{r['model_mib']:,} MiB", f"{r['seconds']:.1f} s"] for r in data["rows"]]
+    c = data["checkpoint"]
+    shape = c["shape"]
+    return rows(["dtype on the CPU", "route", "peak host memory of the load", "process peak", "model in memory",
+                 "time"], body) + [
+        "", f"Checkpoint: Dream-7B widths (hidden {shape['hidden_size']}, MLP {shape['intermediate_size']}, "
+            f"vocabulary {shape['vocab_size']:,}), {shape['layers']} of {c['of_dream_7b_layers']} layers, "
+            f"{c['stored_dtype']} in {c['shards']} safetensors files ({c['safetensors_mib']:,} MiB). "
+            + source_line(RESULTS / "load_memory.json", data)]
+
+
 # ---- the rewriting
 
 def render_text(text: str, root: Path = ROOT, page: str = "<text>") -> str:
