@@ -101,6 +101,14 @@ bench-maxsim: $(STAMP)
 bench-compress: $(STAMP)
 	$(PY) benchmarks/bench_compress.py $(BENCH_COMPRESS_ARGS)
 
+# The compressed index against PLAID (fast-plaid) and WARP (xtr-warp-rs) on SciFact, one run (issue 25):
+# the peers run in their own venv (PEERS_VENV, built when missing; they pin torch 2.11), never imported
+# by the package. JSON in benchmarks/results/peers.json. BENCH_PEERS_ARGS="--encoded DIR" reuses an encoding.
+PEERS_VENV ?= $(HOME)/.cache/pyserini-diffretriever/peers-venv
+.PHONY: bench-peers
+bench-peers: $(STAMP)
+	$(PY) benchmarks/bench_peers.py --peers-venv $(PEERS_VENV) $(BENCH_PEERS_ARGS)
+
 # The 7-8B path on a CUDA device (issue 10): Dream/LLaDA-width random checkpoints, bf16 and fp32 vs
 # CPU fp32, passages/s and queries/s, exact MaxSim GPU vs CPU; says so and exits 0 without CUDA.
 # GPU_CHECK_ARGS="--device cpu --small" runs the same code at small widths on a CPU.
@@ -190,3 +198,20 @@ bench-sweep: $(STAMP)
 	for c in cranfield cisi; do $(PY) -m pyserini_diffretriever.sweep --collection ../shared/data/$$c $(SWEEP_GRID) \
 	    --select-split test:first-half --report-split test:second-half --no-remove-query \
 	    --output-dir benchmarks/results/sweep/$$c --write-config benchmarks/results/sweep/$$c/kq-auto.yaml || exit 1; done
+
+# Issue 22: the 66-case hostile trial (bad input, damage, environment faults, concurrency,
+# messages) on a 300-document SciFact slice -> benchmarks/results/hostile_trial.json (root for
+# the tmpfs / read-only cases); verify's speed and search start-up cost on SciFact's dense store
+# and its compressed index (a copy: verification writes stamps) -> benchmarks/results/verify_*.json.
+VERIFY_STORE ?= indexes/scifact-verify/dense
+.PHONY: trial-hostile bench-verify
+trial-hostile: $(STAMP)
+	$(PY) benchmarks/trial_hostile.py --data ../shared/data/scifact
+
+bench-verify: $(STAMP)
+	test -f $(VERIFY_STORE)/meta.json || $(PY) -m pyserini_diffretriever.encode \
+	    --corpus ../shared/data/scifact/corpus.jsonl --encoder diffretriever-default --output $(dir $(VERIFY_STORE))
+	test -f $(VERIFY_STORE)/compressed/meta.json || $(PY) -m pyserini_diffretriever.index.faiss --index $(VERIFY_STORE) --compress
+	$(PY) benchmarks/bench_verify.py --size-gb 1 --store $(VERIFY_STORE) --store $(VERIFY_STORE)/compressed \
+	    --output benchmarks/results/verify_speed.json
+	$(PY) benchmarks/bench_verify_startup.py --store $(VERIFY_STORE) --output benchmarks/results/verify_startup_scifact.json

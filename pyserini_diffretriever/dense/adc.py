@@ -18,8 +18,13 @@ the gather and the per-passage max are written here. ``c`` is the same for all v
 passage, so ``max_j q . (c + r_j) = q . c + max_j sum_m T_q[m, code_jm]``: the centroid
 term is added once per passage, after the max.
 
-Used for 8-bit PQ codecs (``IndexPQ``, 256 sub-centroids: one byte per sub-vector, read as
-is); other codecs are decoded (``RowSource.decode_rows``).
+The same holds for the one-code-per-vector layout with an ``IVF<n>,PQ<m>`` codec
+(``compressed.py``): there ``c`` is the centroid of the vector's IVF list (the first bytes
+of its code), so the centroid term is looked up per vector, from one product of the
+queries with the list centroids per batch, before the max.
+
+Used for 8-bit PQ codecs (``PQ<m>`` residuals, ``IVF<n>,PQ<m>``: 256 sub-centroids, one
+byte per sub-vector, read as is); other codecs are decoded (``RowSource.decode_rows``).
 """
 from __future__ import annotations
 
@@ -31,14 +36,17 @@ from .maxsim import QueryBatch, single_threaded
 
 #: query vectors from which the lookup tables come from one FAISS call (``ResidualTables.tables``)
 SMALL_TABLES = 64
+#: bytes of lookup tables held at a time (a batch's queries are scored in chunks under it)
+TABLE_BYTES = 64 << 20
 
 
 class ResidualTables:
-    """The PQ residual codec of a compressed layout, ready for table look-ups: ``codes``
-    ``[n_rows, M]`` uint8 and the codec's ``ProductQuantizer``."""
+    """A PQ codec's codes ready for table look-ups: ``codes`` ``[n_rows, skip + M]`` uint8
+    (``skip``: bytes of the IVF list number before the PQ code, 0 for plain PQ), the codec's
+    ``ProductQuantizer`` and, for IVF codecs, the list centroids ``coarse`` ``[nlist, dim]``."""
 
-    def __init__(self, pq, codes: np.ndarray) -> None:
-        self.pq, self.codes = pq, codes
+    def __init__(self, pq, codes: np.ndarray, skip: int = 0, coarse: np.ndarray | None = None) -> None:
+        self.pq, self.codes, self.skip, self.coarse = pq, codes, skip, coarse
         self.m, self.ksub, self.dim = int(pq.M), int(pq.ksub), int(pq.d)
         self.shift = np.arange(self.m, dtype=np.int32) * self.ksub  # code of sub-vector m -> row of the stacked tables
         self.sub_centroids = faiss_module().vector_to_array(pq.centroids).reshape(self.m, self.ksub, int(pq.dsub))
@@ -46,12 +54,20 @@ class ResidualTables:
 
     @classmethod
     def of(cls, codec, codes: np.ndarray) -> "ResidualTables | None":
-        """Tables for ``codec`` when it is a plain 8-bit PQ (``PQ32``, ``PQ64``...), else None."""
+        """Tables for ``codec`` when it is a plain 8-bit PQ (``PQ32``, ``PQ64``...) or an IVF
+        over one (``IVF1024,PQ96``: residuals to the list centroids, no transform), else None."""
         faiss = faiss_module()
         index = faiss.downcast_index(codec)
-        if not isinstance(index, faiss.IndexPQ) or int(index.pq.nbits) != 8 or codes.shape[1] != int(index.pq.M):
+        if isinstance(index, faiss.IndexPQ):
+            pq, skip, coarse = index.pq, 0, None
+        elif isinstance(index, faiss.IndexIVFPQ) and index.by_residual and index.metric_type == faiss.METRIC_INNER_PRODUCT:
+            pq, skip = index.pq, int(index.coarse_code_size())
+            coarse = index.quantizer.reconstruct_n(0, int(index.nlist)).astype(np.float32)
+        else:
             return None
-        return cls(index.pq, codes)
+        if int(pq.nbits) != 8 or codes.shape[1] != skip + int(pq.M):
+            return None
+        return cls(pq, codes, skip, coarse)
 
     def tables(self, queries: np.ndarray) -> np.ndarray:
         """``[t, M * 256]``: row ``i`` holds query vector ``i``'s tables, sub-vector after
@@ -68,12 +84,20 @@ class ResidualTables:
         self.pq.compute_inner_prod_tables(len(queries), faiss.swig_ptr(queries), faiss.swig_ptr(out))
         return out
 
-    def residual_dots(self, rows: np.ndarray, tables: torch.Tensor) -> torch.Tensor:
+    def residual_dots(self, rows: np.ndarray, tables: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None]:
         """``[len(rows), t]``: the inner product of every listed row's decoded residual with
-        every query vector whose tables are the columns of ``tables`` (``[M * 256, t]``)."""
-        indices = self.codes[rows].astype(np.int32)
+        every query vector whose tables are the columns of ``tables`` (``[M * 256, t]``), and
+        the rows' IVF lists (None without IVF)."""
+        codes = self.codes[rows]
+        indices = codes[:, self.skip:].astype(np.int32)
         indices += self.shift
-        return torch.nn.functional.embedding_bag(torch.from_numpy(indices), tables, mode="sum")
+        dots = torch.nn.functional.embedding_bag(torch.from_numpy(indices), tables, mode="sum")
+        if not self.skip:
+            return dots, None
+        lists = np.zeros(len(rows), dtype=np.int64)
+        for byte in range(self.skip):  # the list number, little-endian (FAISS's encode_listno)
+            lists |= codes[:, byte].astype(np.int64) << (8 * byte)
+        return dots, lists
 
 
 def padded_rows(offsets: np.ndarray, docs: np.ndarray, uniform: int | None) -> tuple[np.ndarray, int]:
@@ -86,43 +110,60 @@ def padded_rows(offsets: np.ndarray, docs: np.ndarray, uniform: int | None) -> t
     return np.minimum(first[:, None] + np.arange(longest), last[:, None]).reshape(-1), longest
 
 
-def score_passages(residuals: ResidualTables, centroids: np.ndarray, offsets: np.ndarray, batch: QueryBatch,
+def score_passages(residuals: ResidualTables, centroids: np.ndarray | None, offsets: np.ndarray, batch: QueryBatch,
                    groups: list[tuple[int, np.ndarray]], aggregate: str = "sum",
                    uniform: int | None = None) -> list[np.ndarray]:
     """MaxSim of query ``q`` against passages ``docs`` for every ``(q, docs)`` group, over
-    the decoded vectors (decoded centroid ``centroids[d]`` + decoded residual), from lookup
-    tables: the same scores as ``rerank.score_groups`` over ``decode_rows`` (to float
-    rounding), without decoding."""
+    the decoded vectors, from lookup tables: the same scores as ``rerank.score_groups`` over
+    ``decode_rows`` (to float rounding), without decoding. ``centroids``: the per-passage
+    centroids (``[n_docs, dim]``), or None: each row's IVF list centroid (``residuals.coarse``)."""
     out: list[np.ndarray] = []
-    asked = sorted({q for q, _ in groups})
-    spans = [np.arange(batch.starts[q], batch.starts[q + 1]) for q in asked]
-    all_tables = residuals.tables(batch.matrix[np.concatenate(spans)])  # one FAISS call for the batch
-    at, where = 0, {}
-    for q, span in zip(asked, spans):
-        where[q] = at
-        at += len(span)
-    with single_threaded():  # one small look-up per query: a fork/join costs more than it saves
-        for q, docs in groups:
-            out.append(_score_group(residuals, centroids, offsets, batch, q, docs, all_tables, where[q], aggregate, uniform))
+    start = 0
+    per_vector = residuals.m * residuals.ksub * 4
+    while start < len(groups):  # chunks of queries whose tables fit in TABLE_BYTES
+        asked: dict[int, int] = {}
+        end, vectors = start, 0
+        while end < len(groups):
+            q = groups[end][0]
+            if q not in asked:
+                count = int(batch.counts[q])
+                if asked and (vectors + count) * per_vector > TABLE_BYTES:
+                    break
+                asked[q], vectors = vectors, vectors + count
+            end += 1
+        rows = np.concatenate([np.arange(batch.starts[q], batch.starts[q + 1]) for q in asked])
+        all_tables = residuals.tables(batch.matrix[rows])
+        coarse_dots = None if centroids is not None else batch.matrix[rows] @ residuals.coarse.T  # [t, nlist]
+        with single_threaded():  # one small look-up per query: a fork/join costs more than it saves
+            for q, docs in groups[start:end]:
+                out.append(_score_group(residuals, centroids, coarse_dots, offsets, batch, q, docs, all_tables, asked[q],
+                                        aggregate, uniform))
+        start = end
     return out
 
 
-def _score_group(residuals: ResidualTables, centroids: np.ndarray, offsets: np.ndarray, batch: QueryBatch, q: int,
-                 docs: np.ndarray, all_tables: np.ndarray, first: int, aggregate: str, uniform: int | None) -> np.ndarray:
+def _score_group(residuals: ResidualTables, centroids: np.ndarray | None, coarse_dots: np.ndarray | None,
+                 offsets: np.ndarray, batch: QueryBatch, q: int, docs: np.ndarray, all_tables: np.ndarray, first: int,
+                 aggregate: str, uniform: int | None) -> np.ndarray:
     """One query's passages scored from its tables (rows ``first:`` of ``all_tables``)."""
     lo, hi = int(batch.starts[q]), int(batch.starts[q + 1])
     table = torch.from_numpy(np.ascontiguousarray(all_tables[first: first + hi - lo].T))
-    query_t = np.ascontiguousarray(batch.matrix[lo:hi].T)
     docs = np.asarray(docs, dtype=np.int64)
     if len(docs) == 0:
         return np.zeros(0, dtype=np.float32)
     rows, longest = padded_rows(offsets, docs, uniform)
-    best = residuals.residual_dots(rows, table).view(len(docs), longest, hi - lo).amax(dim=1)  # [C, k_q]
-    best += torch.from_numpy(centroids[docs] @ query_t)  # q . c, the same for every row of a passage
-    scores = best.clamp_(min=0).sum(dim=1).numpy()
+    dots, lists = residuals.residual_dots(rows, table)
+    dots = dots.numpy()  # numpy from here: its reductions over these small shapes are several times faster
+    if centroids is None:  # each row's own list centroid, before the max
+        dots += coarse_dots[first: first + hi - lo][:, lists].T
+        best = dots.reshape(len(docs), longest, hi - lo).max(axis=1)
+    else:  # q . c, the same for every row of a passage: after the max
+        best = dots.reshape(len(docs), longest, hi - lo).max(axis=1)  # [C, k_q]
+        best += centroids[docs] @ batch.matrix[lo:hi].T
+    scores = np.maximum(best, 0).sum(axis=1)
     if aggregate == "mean":
         scores = scores / np.float32(hi - lo)
     return scores.astype(np.float32, copy=False)
 
 
-__all__ = ["ResidualTables", "padded_rows", "score_passages"]
+__all__ = ["ResidualTables", "SMALL_TABLES", "TABLE_BYTES", "padded_rows", "score_passages"]

@@ -28,7 +28,9 @@ Search (``CompressedIndex.search``, shared with the per-passage-centroid layout 
 each query vector retrieves its ``candidates`` nearest codes (asymmetric distances, IVF lists
 probed as in the approximate search), their documents become the query's candidates with
 upper bounds, and the candidates are scored by MaxSim over their *decoded* vectors in bound
-order (``rerank.py``: ``plan_candidates`` + ``rerank`` with the codes as a ``RowSource``).
+order (``rerank.py``: ``plan_candidates`` + ``rerank`` with the codes as a ``RowSource``;
+for ``IVF<n>,PQ<m>`` codecs of 8-bit codes the scores come from lookup tables, ``adc.py``,
+and no vector is decoded).
 Reported scores are MaxSim over the decoded vectors; ``SearchParams.rerank_exact=N``
 re-scores the top ``max(N, k)`` documents from the float16 store (when it is still there)
 and returns exact scores.
@@ -40,6 +42,7 @@ import math
 import numpy as np
 import torch
 
+from .adc import ResidualTables, score_passages
 from .codes import DEFAULT_CANDIDATE_DOCS, CodesIndex, CodesParts
 from .faiss_candidates import faiss_module
 from .maxsim import QueryBatch
@@ -48,13 +51,22 @@ from .rerank import CandidatePlan, RowSource, plan_candidates
 
 
 class _Codes(RowSource):
-    """The codes, decoded on demand by the FAISS index that holds them."""
+    """The codes, decoded on demand by the FAISS index that holds them, or, for
+    ``IVF<n>,PQ<m>`` codecs of 8-bit codes, scored from lookup tables (``adc.py``; ``tables``,
+    set by ``from_parts``, reads the memory-mapped ``codes.npy``)."""
 
     def __init__(self, index, n_rows: int, dim: int) -> None:
         self.index, self.shape = index, (n_rows, dim)
+        self.tables: ResidualTables | None = None
 
     def decode_rows(self, rows: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64)))
+
+    def score_groups(self, offsets: np.ndarray, batch: QueryBatch, groups: list[tuple[int, np.ndarray]],
+                     aggregate: str, uniform: int | None) -> list[np.ndarray] | None:
+        if self.tables is None:
+            return None
+        return score_passages(self.tables, None, offsets, batch, groups, aggregate, uniform)
 
 
 class CompressedIndex(CodesIndex):
@@ -85,7 +97,9 @@ class CompressedIndex(CodesIndex):
         index.ntotal = inner.ntotal
         if ivf is not None:
             ivf.make_direct_map(True)  # row -> (list, offset), for decoding candidates
-        return cls(parts.root, index, parts.offsets, parts.docids, parts.meta, parts.store)
+        self = cls(parts.root, index, parts.offsets, parts.docids, parts.meta, parts.store)
+        self.rows.tables = ResidualTables.of(index, parts.codes)
+        return self
 
     # ------------------------------------------------------------------- search
     def plan(self, batch: QueryBatch, depth: int, aggregate: str, params: SearchParams,

@@ -21,8 +21,8 @@ Search (one pass over the passages, then the shared rerank of ``rerank.py``):
 
 1. **Candidates.** The centroids are decoded once when the index is opened (float32,
    ``n_docs x dim``); every query is scored against every passage centroid by exact MaxSim
-   over one vector per passage (``maxsim.exact_search``: one product per block, no FAISS
-   probing, nothing missed), ``s_c(d) = sum_i max(0, q_i . c_d)``. A passage's vectors lie
+   over one vector per passage (``top_centroids``: one product per chunk of queries, no
+   FAISS probing, nothing missed), ``s_c(d) = sum_i max(0, q_i . c_d)``. A passage's vectors lie
    close to its centroid, so ``s_c`` ranks nearly as MaxSim does; the top
    ``candidate_docs x k`` passages (default ``CENTROID_CANDIDATE_DOCS`` = 1.5, chosen on
    SciFact train) are the query's candidates, in decreasing ``s_c``.
@@ -55,7 +55,7 @@ from .codec import read_codec
 from .codes import CodesIndex, CodesParts
 from .compressed_folder import CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CENTROID_LAYOUT, NORMS_FILE
 from .errors import CompressedIndexError
-from .maxsim import QueryBatch, exact_search
+from .maxsim import QueryBatch, single_threaded
 from .params import SearchParams
 from .rerank import CandidatePlan, RowSource
 
@@ -118,19 +118,46 @@ def plan_from_centroids(centroids: np.ndarray, norms: np.ndarray, batch: QueryBa
     n_docs = len(centroids)
     need = min(depth, n_docs)
     want = min(n_docs, max(need, n_candidates))
-    hits = exact_search(centroids, np.arange(n_docs + 1, dtype=np.int64), batch, k=want)
     norm_sums = np.add.reduceat(np.linalg.norm(batch.matrix, axis=1), batch.starts[:-1]) if len(batch.matrix) else \
         np.zeros(len(batch))
     rho_max = float(norms.max()) if n_docs else 0.0
     plans = []
-    for q, found in enumerate(hits):
+    for q, (docs, scores) in enumerate(top_centroids(centroids, batch, want)):
         scale = 1.0 / float(batch.counts[q]) if aggregate == "mean" else 1.0
-        bounds = found.scores + norms[found.indices] * np.float32(norm_sums[q])
+        bounds = scores + norms[docs] * np.float32(norm_sums[q])
         bounds = np.maximum.accumulate(bounds[::-1])[::-1]
-        last = float(found.scores[-1]) if len(found.scores) else 0.0
-        plans.append(CandidatePlan(found.indices, bounds * scale, (last + rho_max * float(norm_sums[q])) * scale,
-                                   max_rerank, need))
+        last = float(scores[-1]) if len(scores) else 0.0
+        plans.append(CandidatePlan(docs, bounds * scale, (last + rho_max * float(norm_sums[q])) * scale, max_rerank, need))
     return plans
+
+
+def top_centroids(centroids: np.ndarray, batch: QueryBatch, n: int, max_bytes: int = 64 << 20):
+    """Per query, the ``n`` passages of highest MaxSim over their one centroid, ``sum_i
+    max(0, q_i . c_d)``, best first: (passage numbers, scores). The queries go a chunk at a
+    time (``[query vectors, n_docs]`` float32 products of about ``max_bytes``), each chunk
+    one product, one clamped segment sum and one ``torch.topk`` (``maxsim.exact_search``
+    does the same with a running top-k per query, several times slower for one vector per
+    passage)."""
+    table = torch.from_numpy(centroids)
+    per_chunk = max(1, max_bytes // max(1, 4 * len(centroids)))
+    q = 0
+    while q < len(batch):
+        end = q + 1
+        while end < len(batch) and batch.starts[end + 1] - batch.starts[q] <= per_chunk:
+            end += 1
+        lo, hi = int(batch.starts[q]), int(batch.starts[end])
+        products = torch.from_numpy(np.ascontiguousarray(batch.matrix[lo:hi])) @ table.T  # [t, n_docs]
+        with single_threaded():
+            products.clamp_(min=0)
+            counts = batch.counts[q:end]
+            if (counts == counts[0]).all():
+                sums = products.view(end - q, int(counts[0]), -1).sum(dim=1)
+            else:
+                sums = torch.from_numpy(np.add.reduceat(products.numpy(), batch.starts[q:end] - lo, axis=0))
+            scores, docs = torch.topk(sums, n, dim=1)
+        for row in range(end - q):
+            yield docs[row].numpy().astype(np.int64), scores[row].numpy()
+        q = end
 
 
 class CentroidCompressedIndex(CodesIndex):
@@ -165,4 +192,4 @@ class CentroidCompressedIndex(CodesIndex):
 
 
 __all__ = ["CENTROID_CANDIDATE_DOCS", "CentroidCompressedIndex", "CentroidRows", "load_centroid_parts",
-           "plan_from_centroids"]
+           "plan_from_centroids", "top_centroids"]

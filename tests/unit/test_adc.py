@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+import pyserini_diffretriever.dense.adc as adc
+from conftest import recall
 from pyserini_diffretriever.dense.adc import ResidualTables, padded_rows
+from pyserini_diffretriever.dense.compressed import CompressedIndex
 from pyserini_diffretriever.dense.maxsim import QueryBatch, brute_force_scores
 from pyserini_diffretriever.dense.params import SearchParams
 from pyserini_diffretriever.dense.passage_centroids import CentroidCompressedIndex
@@ -26,16 +30,15 @@ def test_table_lookups_equal_decoded_dot_products(centroids_built, synthetic_800
     rows = np.random.default_rng(0).choice(index.n_vectors, 500, replace=False)
     decoded = index.rows.codec.sa_decode(index.rows.codes[rows])  # FAISS's decoding of the residuals
     for table_rows in (queries[:4], queries):  # numpy tables (few vectors) and FAISS's (many)
-        import pyserini_diffretriever.dense.adc as adc
-
         for small in (1, 10_000):
             old, adc.SMALL_TABLES = adc.SMALL_TABLES, small
             try:
                 t = tables.tables(table_rows)
             finally:
                 adc.SMALL_TABLES = old
-            got = tables.residual_dots(rows, __import__("torch").from_numpy(np.ascontiguousarray(t.T))).numpy()
-            np.testing.assert_allclose(got, decoded @ table_rows.T, rtol=1e-5, atol=1e-5)
+            got, lists = tables.residual_dots(rows, torch.from_numpy(np.ascontiguousarray(t.T)))
+            assert lists is None  # plain PQ: no IVF list number in the codes
+            np.testing.assert_allclose(got.numpy(), decoded @ table_rows.T, rtol=1e-5, atol=1e-5)
 
 
 def test_lookup_scores_equal_decoded_maxsim(centroids_built, synthetic_800):
@@ -76,3 +79,30 @@ def test_lookup_search_returns_the_decoded_search_hits(centroids_built, syntheti
         assert len(h.indices) == 20
         np.testing.assert_allclose(h.scores, brute_force_scores(vectors, synthetic_800.offsets, query)[h.indices],
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_ivf_pq_codes_scored_from_tables(pq_built, synthetic_800):
+    # the one-code-per-vector layout (IVF32,PQ32): list centroid looked up per row + residual
+    # tables give the decoded vectors' scores, and the search returns the decoding search's hits
+    store, out = pq_built
+    fast = CompressedIndex.load(out)
+    assert isinstance(fast.rows.tables, ResidualTables) and fast.rows.tables.skip == 1
+    batch = QueryBatch.from_list(synthetic_800.queries, fast.dim)
+    decoded = fast.rows.decode_rows(np.arange(fast.n_vectors)).numpy()
+    groups = [(q, np.random.default_rng(q).choice(len(fast), 30, replace=False)) for q in range(len(batch))]
+    old, adc.TABLE_BYTES = adc.TABLE_BYTES, 1  # one query's tables at a time: the chunking
+    try:
+        chunked = score_groups(fast.rows, fast.offsets, batch, groups)
+    finally:
+        adc.TABLE_BYTES = old
+    for (q, docs), a, b in zip(groups, score_groups(fast.rows, fast.offsets, batch, groups), chunked):
+        want = brute_force_scores(decoded, fast.offsets, synthetic_800.queries[q])[docs]
+        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(b, want, rtol=1e-5, atol=1e-5)
+    slow = CompressedIndex.load(out)
+    slow.rows.tables = None
+    a, b = fast.search(synthetic_800.queries, 50), slow.search(synthetic_800.queries, 50)
+    assert [len(h.indices) for h in a] == [50] * len(a)
+    assert recall(a, b, 50) >= 0.98
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.scores, y.scores, rtol=1e-5, atol=1e-5)
