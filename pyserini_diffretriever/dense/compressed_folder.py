@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -91,8 +90,10 @@ def finish_build(store: DenseStore, out: Path, record: dict, state: dict, **size
     build record and ``sizes``) last, record every file in the folder's manifest, and drop
     the progress record. The files are hashed here, once the build is done, rather than as
     they are written: a build that resumes writes its codes over several runs."""
-    shutil.copyfile(store.root / "offsets.npy", out / "offsets.npy")
-    shutil.copyfile(store.root / "docids.txt", out / "docids.txt")
+    # the live documents' offsets and ids, the bytes the store's own files hold when it is one file
+    # (a store made of segments has no such files: dense/segments.py)
+    np.save(out / "offsets.npy", np.asarray(store.offsets, dtype=np.int64))
+    (out / "docids.txt").write_bytes("".join(f"{d}\n" for d in store.docids).encode("utf-8"))
     info = {k: record[k] for k in ("codec", "centroids", "layout", "n_vectors", "dim", "checkpoint_fingerprint", "seed",
                                    "train_size") if k in record}
     info.update(sizes, format_version=FORMAT_VERSION, chunk_rows=record["chunk_rows"], store_dtype=str(store.vectors.dtype),

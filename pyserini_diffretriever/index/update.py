@@ -14,7 +14,10 @@ document id: an id added then edited is added, added then deleted is nothing). P
 ``--dense``    the dense store: ``encode --update`` already appended a segment and deletion
                marks to it; checked here to be at the new corpus (``DIR/dense`` by default).
                Its FAISS index (``faiss.index``, when there) is updated in place: removed
-               and added with ids, no retraining (``dense/faiss_update.py``).
+               and added with ids, no retraining (``dense/faiss_update.py``); its compressed
+               index (``compressed/``) keeps the codes of unchanged documents and encodes the
+               new vectors with the trained codec, and prints a drift report that says when
+               to retrain (``dense/compressed_update.py``).
 
 An interrupted update is finished by the same command; a second update of the same folder
 waits for the first (the folder's lock). Search results then equal a full rebuild's on the new
@@ -28,6 +31,7 @@ import sys
 from pathlib import Path
 
 from ..cli import HelpFormatter, run_command
+from ..dense.compressed_folder import COMPRESSED_DIR
 from ..dense.faiss_candidates import INDEX_FILE
 from ..dense.segments import store_lock
 from ..dense.store import DenseStore
@@ -91,6 +95,11 @@ def update_dense(encoded: Path, root: Path) -> list[str]:
 
         record = json.loads((encoded / "corpus.json").read_text(encoding="utf-8"))
         lines.append(update_faiss(root, int(record.get("generation", 0))))
+    if (root / COMPRESSED_DIR / "meta.json").is_file():
+        from ..dense.compressed_update import update_compressed  # deferred: loads FAISS
+
+        record = json.loads((encoded / "corpus.json").read_text(encoding="utf-8"))
+        lines.append(update_compressed(root, int(record.get("generation", 0))))
     return lines
 
 

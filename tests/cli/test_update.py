@@ -166,6 +166,38 @@ def test_the_faiss_index_is_updated_in_place(work, faiss_one_thread):
     assert index_update(["--encoded", str(a)]) == 0  # applied once
 
 
+def test_the_compressed_index_keeps_its_codec_and_the_unchanged_codes(work, faiss_one_thread):
+    """After the update every code is the trained codec's code of the final store's vector
+    (the unchanged documents' bytes as they were), compressed search never returns a deleted
+    document, and the drift report counts the vectors added since training."""
+    import faiss
+
+    from pyserini_diffretriever.dense.codec import CompressParams
+    from pyserini_diffretriever.dense.compressed import CompressedIndex
+    from pyserini_diffretriever.dense.compressed_build import build_compressed
+
+    w, config, lazy, _ = work
+    a = updated_copy(work, "Z")
+    out = build_compressed(a / "dense", CompressParams(codec="IVF4,PQ8", train_size=480))
+    before = np.load(out / "codes.npy")
+    old_store = DenseStore.open(a / "dense")
+    update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
+    assert index_update(["--encoded", str(a)]) == 0
+    store = DenseStore.open(a / "dense")
+    codes = np.load(out / "codes.npy")
+    codec = faiss.read_index(str(out / "codec.faiss"))
+    np.testing.assert_array_equal(codes, codec.sa_encode(np.asarray(store.vectors, dtype=np.float32)))
+    for docid in ("doc00", "doc13", "doc28"):  # unchanged documents: their codes byte for byte
+        i, j = old_store.docids.index(docid), store.docids.index(docid)
+        np.testing.assert_array_equal(codes[store.offsets[j]:store.offsets[j + 1]],
+                                      before[old_store.offsets[i]:old_store.offsets[i + 1]])
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["compressed"]["drift"]["added_since_training"] == 112 and meta["docids_digest"] == store.meta["docids_digest"]
+    index = CompressedIndex.load(out, verify="full")
+    found = index.with_docids(index.search(queries_of(w / "B" / "dense"), k=40))
+    assert not {d for hits in found for d, _ in hits} & set(REMOVED) and all(len(h) == 31 for h in found)
+
+
 @pytest.mark.parametrize("point", ["encoded", "sparse", "dense-files", "changes"])
 def test_an_update_killed_anywhere_is_finished_by_the_same_command(work, point):
     w, config, lazy, encoder_path = work
