@@ -232,3 +232,63 @@ def test_a_folder_that_is_not_a_lucene_index_is_refused(built, capsys):
                  str(topics), "--encoder", "diffretriever-default", "--output", str(work / "never.trec")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"error: {encoded / 'sparse'} is not a Lucene index folder" in err
+
+
+def pyserini_major() -> int:
+    from importlib.metadata import version
+
+    return int(version("pyserini").split(".")[0])
+
+
+@pytest.fixture(scope="module")
+def late_index(built):
+    """The sample's Lucene index with each document's vectors as a LateInteractionField (Pyserini 2.x)."""
+    work, encoded, *_ = built
+    index = work / "lucene-li"
+    done = run_module("pyserini_diffretriever.index.lucene", "--encoded", str(encoded), "--index", str(index),
+                      "--late-interaction")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return index
+
+
+@pytest.mark.skipif(pyserini_major() < 2, reason="LateInteractionField needs Pyserini 2.x (Lucene 10.3+)")
+def test_the_late_interaction_rerank_searches_lucene_from_the_same_encoding(built, late_index, searched):
+    from pyserini_diffretriever.late_interaction import LateInteractionSearcher
+    from pyserini_diffretriever.pyserini_bridge.encoders import impact_vector
+    from pyserini_diffretriever.search.hybrid import HybridSearcher
+
+    qids, encoded, _ = searched
+    rerank = HybridSearcher(late_index, None, "diffretriever-default", rerank="late-interaction", rerank_depth=K,
+                            encoder_overrides={"device": "cpu"})
+    assert rerank.mode == "late-interaction"
+    results = rerank.search_encoded(encoded, qids, 10)
+    direct = LateInteractionSearcher(late_index)
+    for qid, sparse, vectors, result in zip(qids, encoded.sparse, encoded.dense, results):
+        want = direct.search(impact_vector(sparse), np.asarray(vectors, dtype=np.float32), 10, K)
+        assert [(h.docid, h.score, h.sparse_score, h.dense_score) for h in result.hits] == \
+            [(h.docid, h.score, h.impact_score, h.maxsim_score) for h in want], qid
+    assert sum(len(r.hits) for r in results) > len(qids)
+
+
+def test_the_late_interaction_command(built, tmp_path):
+    work, encoded, index, topics, _ = built
+    output = tmp_path / "li.trec"
+    if pyserini_major() < 2:  # the option says in one line what it needs
+        done = run_module("pyserini_diffretriever.search.hybrid", "--index-sparse", str(index), "--topics",
+                          str(topics), "--encoder", "diffretriever-default", "--rerank", "late-interaction",
+                          "--output", str(output))
+        last = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert last.startswith("error:") and "Pyserini 2" in last, done.stderr
+        return
+    late = work / "lucene-li"
+    if not late.is_dir():
+        pytest.skip("the late-interaction index is built by the test above")
+    done = run_module("pyserini_diffretriever.search.hybrid", "--index-sparse", str(late), "--topics", str(topics),
+                      "--encoder", "diffretriever-default", "--rerank", "late-interaction", "--rerank-depth", "20",
+                      "--hits", "10", "--device", "cpu", "--output", str(output))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "(late-interaction rerank in Lucene)" in done.stdout
+    run = read_run(output)
+    assert len(run) > 10 and all(0 < len(docs) <= 10 for docs in run.values())
+    assert output.read_text().split("\n", 1)[0].endswith(" diffretriever-late-interaction")

@@ -45,7 +45,7 @@ from ...errors import DiffRetrieverError
 from ...fusion import hybrid, reciprocal_rank
 from ...pyserini_bridge.encoders import impact_vector
 from ...pyserini_bridge.index_record import is_lucene_index
-from ...pyserini_bridge.searchers import ImpactSearcher, LuceneHit, check_impact_index
+from ...pyserini_bridge.searchers import ImpactSearcher, LuceneHit, check_impact_index, prepare_jvm
 from ...trec import ranked, search_depth, without_query
 from ..faiss import DenseSearchResult, MultiVectorSearcher
 
@@ -186,6 +186,7 @@ class HybridSearcher:
             # deferred: the late-interaction index needs Pyserini 2.x's Lucene; only this option loads it
             from ...late_interaction import LateInteractionSearcher
 
+            prepare_jvm()  # its JVM with -Xrs too, so that Ctrl-C reaches Python
             self.late = LateInteractionSearcher(self.index_sparse)
             self.encoder = build_encoder(config) if isinstance(query_encoder, str) else query_encoder
         if not getattr(self.encoder, "has_sparse", False):
