@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="re-encode when the index folder holds the encoding of another corpus or encoder "
                              "(without it, that is an error)")
+    parser.add_argument("--update", action="store_true",
+                        help="the corpus changed since the last run: encode only added and edited documents, "
+                             "update every index this command built in place (Lucene, BM25, dense) and write the "
+                             "runs (docs/updating.md)")
     parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="texts per forward pass (default: the config's, as in the encode command)")
     parser.add_argument("--checkpoint", help="checkpoint directory overriding the config's")

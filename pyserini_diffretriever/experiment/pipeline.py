@@ -21,6 +21,8 @@ from ..evaluation import evaluate
 from ..fusion import coverage_warning
 from ..output_checks import check_writable
 from ..pyserini_bridge.index_record import encoder_record
+from ..encode.update import update_encoding
+from ..index.update import update_indexes
 from ..pyserini_bridge.lucene import build_lucene, write_bm25_collection
 from ..pyserini_bridge.searchers import BM25Searcher
 from ..search.faiss import MultiVectorSearcher
@@ -54,6 +56,7 @@ class ExperimentOptions:
     hits: int = 1000
     remove_query: bool = False
     overwrite: bool = False
+    update: bool = False  # bring an earlier run's encoding and indexes to a changed corpus (encode --update)
     batch_size: int | None = None  # None: the config's, as in the encode command
     checkpoint: str | None = None
     base_checkpoint: str | None = None
@@ -175,6 +178,10 @@ def run_experiment(options: ExperimentOptions) -> dict:
     print(f"{name}: split {split}, {len(topics)} judged queries; encoder {config.name}")
 
     encoder = LazyEncoder(config)
+    if options.update and (encoded / "corpus.json").is_file():  # only changed documents encoded, indexes updated
+        timer("update encoding", update_encoding, str(collection / "corpus.jsonl"), config, encoded, encoder=encoder)
+        timer("update indexes", update_indexes, encoded, lucene=encoded / "lucene", bm25=indexes / f"{name}-bm25",
+              corpus=collection / "corpus.jsonl", threads=options.threads)
     encoding = timer("encode corpus", encode_corpus, str(collection / "corpus.jsonl"), config, encoded,
                      batch_size=config.batch_size, overwrite=options.overwrite, encoder=encoder,
                      how_to_proceed=how_to_proceed(encoded))

@@ -113,6 +113,26 @@ def check_dense(encoded: Path, root: Path) -> str:
     return f"{root}: up to date ({len(store)} documents in {len(store.segments)} segment(s))"
 
 
+def update_indexes(encoded: str | Path, *, lucene: str | Path | None = None, bm25: str | Path | None = None,
+                   corpus: str | Path | None = None, dense: str | Path | None = None, threads: int = 1) -> list[str]:
+    """Apply the pending change lists of ``encoded`` to each index given (those that exist;
+    the dense store and its FAISS and compressed indexes default to ``encoded/dense``), under
+    the folder's lock; returns one line per index."""
+    encoded = Path(encoded)
+    if not (encoded / "corpus.json").is_file():
+        raise ValueError(f"{encoded} is not an encoded folder (no corpus.json)")
+    lines = []
+    with store_lock(encoded):  # an encode --update of the folder runs first, or waits for this
+        root = Path(dense) if dense else encoded / "dense"
+        if dense or (root / "meta.json").is_file():
+            lines += update_dense(encoded, root)
+        if lucene and Path(lucene).exists():
+            lines.append(update_lucene(encoded, Path(lucene), True, threads))
+        if bm25 and (Path(bm25) / "lucene").exists():
+            lines.append(update_lucene(encoded, Path(bm25) / "lucene", False, threads, Path(corpus) if corpus else None))
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.index.update",
@@ -135,18 +155,9 @@ def main(argv=None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    encoded = Path(args.encoded)
-    if not (encoded / "corpus.json").is_file():
-        raise ValueError(f"{encoded} is not an encoded folder (no corpus.json)")
-    with store_lock(encoded):  # an encode --update of the folder runs first, or waits for this
-        dense = Path(args.dense) if args.dense else encoded / "dense"
-        if args.dense or (dense / "meta.json").is_file():
-            print("\n".join(update_dense(encoded, dense)))
-        if args.lucene:
-            print(update_lucene(encoded, Path(args.lucene), True, args.threads))
-        if args.bm25:
-            print(update_lucene(encoded, Path(args.bm25) / "lucene", False, args.threads,
-                                Path(args.corpus) if args.corpus else None))
+    for line in update_indexes(args.encoded, lucene=args.lucene, bm25=args.bm25, corpus=args.corpus, dense=args.dense,
+                               threads=args.threads):
+        print(line)
     return 0
 
 
