@@ -24,6 +24,8 @@ ray: 2 workers (1 CPU, 0 GPU each) on a cluster of 1 node(s) (2 CPU, 0 GPU)
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 import os
 import time
 from collections import deque
@@ -127,14 +129,17 @@ class ChunkWorker:
         return name, len(docs), self.writer.write_chunk(name, docs, out.sparse, out.dense)
 
 
-def connect(address: str) -> bool:
+def connect(address: str, cpus: float = 0) -> bool:
     """Connect this process to the cluster of ``address`` (see :class:`RayOptions`); True when
-    this call connected (the caller disconnects), False when the process already was."""
+    this call connected (the caller disconnects), False when the process already was. A
+    ``local`` cluster gets at least ``cpus`` CPUs (the pool's reservation), more than the machine
+    has if need be: its workers then share the CPUs instead of waiting for ever for a free one."""
     ray = require("ray", "ray", PURPOSE)
     if ray.is_initialized():
         return False
+    local = {"num_cpus": max(os.cpu_count() or 1, math.ceil(cpus))} if address == LOCAL else {}
     try:
-        ray.init(address=address, include_dashboard=False, logging_level="warning")
+        ray.init(address=address, include_dashboard=False, logging_level="warning", **local)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise RayClusterError(f"cannot reach a Ray cluster at --ray {address}: {str(err).splitlines()[0]}; start one "
                               f"with `ray start --head` (then --ray auto or HEAD:6379), or use --ray local") from None
@@ -165,9 +170,13 @@ class RayChunkPool:
         """Encode ``chunks`` (name, documents) on the cluster; yields (name, documents, empty)
         as each chunk is durably written, in the order they finish."""
         ray = require("ray", "ray", PURPOSE)
-        connected = connect(self.options.address)
+        source = iter(chunks)
+        first = next(source, None)
+        if first is None:  # everything is on disk already: no cluster, no model
+            return
+        connected = connect(self.options.address, self.options.workers * self.options.cpus_per_worker)
         try:
-            yield from self._run(ray, iter(chunks), writer, progress)
+            yield from self._run(ray, itertools.chain([first], source), writer, progress)
         finally:
             for actor in self.actors:
                 if actor is not None:
@@ -184,6 +193,11 @@ class RayChunkPool:
         self.log(f"ray: {options.workers} worker{plural} ({options.cpus_per_worker:g} CPU, "
                  f"{options.gpus_per_worker:g} GPU each) on a cluster of {nodes} node(s) "
                  f"({resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU)")
+        for kind, each in (("CPU", options.cpus_per_worker), ("GPU", options.gpus_per_worker)):
+            if options.workers * each > resources.get(kind, 0):
+                self.log(f"ray: warning: {options.workers} workers need {options.workers * each:g} {kind}, the cluster "
+                         f"has {resources.get(kind, 0):g}: workers without room wait until the cluster has it "
+                         f"(add nodes, or lower --workers / --{kind.lower()}s-per-worker)")
         worker_class = ray.remote(ChunkWorker).options(num_cpus=options.cpus_per_worker,
                                                        num_gpus=options.gpus_per_worker, max_restarts=0)
         config = worker_config(self.config, options.gpus_per_worker)
@@ -247,7 +261,7 @@ class RayChunkPool:
                 try:
                     where = ray.get(ref)
                 except ray.exceptions.RayTaskError as err:  # the model did not load: no retry mends that
-                    raise err.cause from None
+                    raise cause(err) from None
                 except ray.exceptions.RayError as err:  # the actor's process or node lost (OOM killer included)
                     lost(slot, actor, f"while loading: {first_line(err)}")
                     continue
@@ -261,7 +275,7 @@ class RayChunkPool:
             try:
                 name, count, empty = ray.get(ref)
             except ray.exceptions.RayTaskError as err:  # an error of the encoding itself, not of the worker
-                raise err.cause from None
+                raise cause(err) from None
             except ray.exceptions.RayError as err:  # the worker lost, not the chunk's fault: another one takes it
                 waiting.appendleft(item)
                 self.retried += 1
@@ -277,6 +291,12 @@ class RayChunkPool:
         shares = ", ".join(f"{slot}: {n}" for slot, n in enumerate(self.chunks_by_worker))
         self.log(f"ray: {chunks} chunks ({documents} documents) encoded in {time.time() - started:.1f} s (chunks by "
                  f"worker {shares}){lost_note}")
+
+
+def cause(err) -> BaseException:
+    """The exception a Ray task raised (its own type and message), or Ray's wrapper when that
+    one could not be carried back."""
+    return err.cause if isinstance(getattr(err, "cause", None), BaseException) else err
 
 
 def first_line(err: BaseException) -> str:

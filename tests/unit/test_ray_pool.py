@@ -55,3 +55,12 @@ def test_ray_flags_need_ray(tmp_path, capsys, flags):
     assert status == 2
     assert capsys.readouterr().err.strip() == \
         "error: --workers, --gpus-per-worker and --cpus-per-worker need --ray"
+
+
+def test_nothing_to_encode_starts_no_cluster():
+    """A resumed run whose chunks are all on disk asks the runner for nothing: no cluster is
+    started and no model loaded (as a plain run loads none)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (the [ray] extra)")
+    pool = RayChunkPool(RayOptions(workers=2), load_config("diffretriever-default", device="cpu"))
+    assert list(pool(iter([]), writer=None, progress=None)) == []
+    assert not ray.is_initialized() and pool.actors == [] and pool.chunks_by_worker == []
