@@ -101,6 +101,12 @@ bench-maxsim: $(STAMP)
 bench-compress: $(STAMP)
 	$(PY) benchmarks/bench_compress.py $(BENCH_COMPRESS_ARGS)
 
+# Keeping an index current (issue 26): updating 1% / 10% of SciFact vs rebuilding, and the compressed
+# index grown by 10/30/100% without retraining. Needs SciFact encoded (BENCH_UPDATE_ARGS="--encoded DIR").
+.PHONY: bench-update
+bench-update: $(STAMP)
+	$(PY) benchmarks/bench_update.py $(BENCH_UPDATE_ARGS)
+
 # The compressed index against PLAID (fast-plaid) and WARP (xtr-warp-rs) on SciFact, one run (issue 25):
 # the peers run in their own venv (PEERS_VENV, built when missing; they pin torch 2.11), never imported
 # by the package. JSON in benchmarks/results/peers.json. BENCH_PEERS_ARGS="--encoded DIR" reuses an encoding.
@@ -168,6 +174,14 @@ bench-qdrant-export: $(STAMP)
 	test -f $(BENCH_QDRANT_EXPORT_ENCODED)/dense/meta.json || $(PY) -m pyserini_diffretriever.encode \
 	    --corpus ../shared/data/scifact/corpus.jsonl --encoder diffretriever-default --output $(BENCH_QDRANT_EXPORT_ENCODED)
 	$(PY) benchmarks/bench_qdrant_export.py --encoded $(BENCH_QDRANT_EXPORT_ENCODED)
+
+# Install time and venv size of the built wheel (from HEAD), core and [all], each in a fresh venv with
+# the constraints, torch first (issue 23): wheel_install in benchmarks/results/install_times.json, rendered
+# into docs/installation.md. pip's cache is used: run it (or make install-check) once before for a warm cache.
+.PHONY: bench-install
+bench-install:
+	@test -n "$(PYTHON)" || { echo "make bench-install: no Python $(PY_VERSION) found; pass PYTHON=/path/to/python$(PY_VERSION)" >&2; exit 1; }
+	$(PYTHON) benchmarks/install_times.py --python $(PYTHON) --constraints $(CONSTRAINTS) --torch-spec '$(TORCH_SPEC)'
 
 bench: bench-encode bench-maxsim bench-comparison
 
