@@ -37,7 +37,7 @@ from pyserini_diffretriever.pyserini_bridge.versions import installed_version
 PY = sys.executable
 PYSERINI_2 = int((installed_version() or "0").split(".")[0]) >= 2
 needs_pyserini_2 = pytest.mark.skipif(not PYSERINI_2, reason="LateInteractionField needs Pyserini 2.x (Lucene >= 10.3)")
-SEARCH_TIMEOUT = 300
+SEARCH_TIMEOUT = 900  # a JVM start and a model load each, on a machine that may be busy
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,15 @@ def stock_runs(indexes, demo_topics, tmp_path_factory):
             [PY, "-m", "pyserini.search.lucene", "--index", str(index), "--topics", str(demo_topics[0]),
              "--encoder", "diffretriever-default", "--impact", "--hits", "10", "--output", str(out / f"{name}.trec")],
             env=user_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for name, job in jobs.items():
-        log, _ = job.communicate(timeout=SEARCH_TIMEOUT)
-        assert job.returncode == 0, log[-3000:]
+    try:
+        for name, job in jobs.items():
+            log, _ = job.communicate(timeout=SEARCH_TIMEOUT)
+            assert job.returncode == 0, log[-3000:]
+    finally:
+        for job in jobs.values():  # none outlives a failure
+            if job.poll() is None:
+                job.kill()
+                job.wait()
     return {name: (out / f"{name}.trec").read_text(encoding="utf-8") for name in jobs}
 
 
