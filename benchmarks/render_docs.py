@@ -200,6 +200,39 @@ def lucene_qps(root: Path) -> list[str]:
         "", source_line(RESULTS / "lucene_qps.json", data) + f" Machine: {data['machine']}."]
 
 
+# ---- serving: the whole hybrid inside Lucene (benchmarks/bench_late_interaction.py)
+
+@table("late-interaction")
+def late_interaction(root: Path) -> list[str]:
+    data = load(root, RESULTS / "late_interaction.json")
+    names = {"scifact": "SciFact", "cranfield": "Cranfield", "cisi": "CISI"}
+    found = data["collections"]
+    cols = [names.get(name, name) for name in found]
+    cells = {
+        "documents / test queries": lambda r: f"{r['documents']:,} / {r['queries']}",
+        "Lucene bytes per document: impact postings": lambda r: f"{r['impact_bytes_per_document']:,.0f}",
+        "... with the LateInteractionField": lambda r: f"{r['late_interaction_bytes_per_document']:,.0f}",
+        "build s: impact index / with the field (adding the field)": lambda r: (
+            f"{number(r['impact_build_s'])} / {number(r['late_interaction_build_s'])} ({number(r['field_add_s'])})"),
+        "queries/s, top 1000 rescored (MaxSim / combined)": lambda r: f"{number(r['queries_per_s_maxsim'])} / "
+                                                                     f"{number(r['queries_per_s_combined'])}",
+        "nDCG@10 impact only": lambda r: f4(r["ndcg_cut_10"]["impact"]),
+        "nDCG@10 Lucene rescoring, MaxSim": lambda r: f4(r["ndcg_cut_10"]["maxsim"]),
+        "nDCG@10 Lucene rescoring, combined (alpha 0.5)": lambda r: f4(r["ndcg_cut_10"]["combined"]),
+        "nDCG@10 fused hybrid (sparse + exact dense, alpha 0.5)": lambda r: f4(r["ndcg_cut_10"]["hybrid"]),
+        "nDCG@10 dense only (exact)": lambda r: f4(r["ndcg_cut_10"]["dense"]),
+    }
+    body = [[label] + [cell(found[name]) for name in found] for label, cell in cells.items()]
+    groups: dict[tuple[int, int], list[str]] = {}
+    for c in data["configurations"]:
+        groups.setdefault((c["kp"], c["dim"]), []).append(f"`{c['encoder'].removeprefix('diffretriever-')}`")
+    sizes = [[", ".join(encoders), f"{kp} x {dim:,}", f"{kp * dim * 4 + 4:,}", f"{(kp * dim * 4 + 4) / 1e3:,.1f} GB"]
+             for (kp, dim), encoders in sorted(groups.items(), key=lambda item: item[0][0] * item[0][1])]
+    return rows([""] + cols, body) + [""] + rows(
+        ["bundled configurations", "K_p x dim", "field bytes per document", "per million documents"], sizes) + [
+        "", source_line(RESULTS / "late_interaction.json", data) + f" Machine: {data['machine']}."]
+
+
 # ---- Qdrant
 
 @table("qdrant-clamp")
