@@ -35,7 +35,7 @@ from ...dense.params import SearchParams  # noqa: E402
 from ...integrity import LEVELS  # noqa: E402
 from ...output_checks import check_writable  # noqa: E402
 from ...topics import read_topics  # noqa: E402
-from ...trec import search_depth, without_query  # noqa: E402
+from ...trec import check_run_path, search_depth, without_query  # noqa: E402
 from . import MultiVectorSearcher, resolve_store_dir  # noqa: E402
 
 
@@ -104,6 +104,7 @@ def main(argv=None) -> int:
 def run(args) -> int:
     if args.hits < 1 or args.batch_size < 1:
         raise ValueError("--hits and --batch-size must be positive")
+    check_run_path(args.output)  # a folder (runs/x/) is refused before any work, not written as a file 'x'
     topics_path = Path(args.topics)
     if not topics_path.is_file():
         raise FileNotFoundError(
