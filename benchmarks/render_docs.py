@@ -233,6 +233,38 @@ def late_interaction(root: Path) -> list[str]:
         "", source_line(RESULTS / "late_interaction.json", data) + f" Machine: {data['machine']}."]
 
 
+# ---- serving: hybrid search in one process (benchmarks/bench_serve.py)
+
+SERVE_STAGES = {"encode_torch": "query encoding, torch", "encode_onnx": "query encoding, ONNX (float32)",
+                "sparse": "sparse search (Lucene impact, in process)", "dense_exact": "dense search, exact MaxSim",
+                "dense_compressed": "dense search, compressed index", "fusion": "fusion (min-max)",
+                "total": "**total** (torch encoding + sparse + exact dense + fusion)"}
+
+
+@table("serve")
+def serve(root: Path) -> list[str]:
+    data = load(root, RESULTS / "serve.json")
+    body = [[label, ms(data["b1"][key]["p50_ms"]), ms(data["b1"][key]["p95_ms"]), ms(data["b32"][key]["mean_ms"])]
+            for key, label in SERVE_STAGES.items()]
+    bm25 = data["bm25_in_process"]
+    body.append(["BM25, `LuceneSearcher` in the same process (reference)", ms(bm25["p50_ms_b1"]),
+                 ms(bm25["p95_ms_b1"]), ms(1000 / bm25["queries_per_s_b32"])])
+    three = ", ".join(f"`{name}` {number(s)} s" for name, s in data["three_programs_s"].items())
+    ndcg = data["ndcg_cut_10"]
+    load_average = data.get("load_average")
+    machine = data["machine"] + (f", load average {load_average['start']} to {load_average['end']}"
+                                 if load_average else "")
+    return rows(["ms per query", "batch 1, p50", "batch 1, p95", "batch 32"], body) + [
+        "", f"{number(data['queries_per_s_b1'])} queries/s at batch 1, {number(data['queries_per_s_b32'])} at batch "
+            f"32 ({data['queries']} queries x {data['hits']} hits over {data['documents']:,} documents; BM25 "
+            f"{number(bm25['queries_per_s_b1'])} / {number(bm25['queries_per_s_b32'])}). The whole topics file from a "
+            f"cold start: three programs {number(data['three_programs_total_s'])} s ({three}) against "
+            f"`search.hybrid` {number(data['one_process_s'])} s, **{number(data['in_process_speedup'])}x**; "
+            f"the two hybrid runs {'rank alike' if data['same_hybrid_run'] else 'differ'} (nDCG@10 "
+            f"{f4(ndcg['three_programs'])} and {f4(ndcg['one_process'])}). Machine: {machine}.",
+        "", source_line(RESULTS / "serve.json", data)]
+
+
 # ---- Qdrant
 
 @table("qdrant-clamp")
