@@ -6,4 +6,6 @@ dense (multi-vector MaxSim) searcher and its command line
 
 The sparse side needs no searcher of its own: stock ``python -m pyserini.search.lucene
 --impact --encoder diffretriever-<config>`` searches the Lucene impact index.
+``pyserini_diffretriever.search.hybrid`` searches both in one process from one encoding of
+each query and fuses them (``HybridSearcher``), ``search.qdrant`` a Qdrant collection.
 """
