@@ -171,7 +171,7 @@ def plot(report: dict, path: Path) -> None:
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel("milliseconds per query")
-    ax.set_title(f"Hybrid search in one process, SciFact test ({report['queries']} queries, {report['hits']} hits)")
+    ax.set_title(f"search.hybrid, SciFact test: {report['queries']} queries x {report['hits']} hits")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
