@@ -1,4 +1,5 @@
-"""Bringing the compressed index (``STORE/compressed``, one code per vector) to the store after
+"""Bringing the compressed index (``STORE/compressed``, the layout of one code per vector; the
+per-passage-centroid layout is reported for a rebuild) to the store after
 ``encode --update``, with the trained codec: no retraining.
 
 Rows map from the store's live documents at the update the index was built or last updated at
@@ -68,13 +69,13 @@ def update_compressed(store_root: str | Path, generation: int) -> str:
         recover(out)
         meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
         info = meta.get("compressed", {})
-        if info.get("layout") not in (None, "codes"):
-            raise CompressedIndexError(f"{out}: the {info.get('layout')} layout is not updated in place; rebuild it "
-                                       f"with `python -m pyserini_diffretriever.index.faiss --index {store_root} "
-                                       f"--compress --force`")
         built_at = int(info.get("store_generation", 0))
         if built_at == generation and int(info.get("n_vectors", -1)) == int(store.offsets[-1]):
             return f"{out}: up to date (update {generation})"
+        if info.get("layout") not in (None, "codes"):  # its per-passage centroids are trained per document
+            return (f"{out}: the {info.get('layout')} layout is not updated in place and no longer matches the "
+                    f"store (searches refuse it); rebuild it with `python -m pyserini_diffretriever.index.faiss "
+                    f"--index {store_root} --compress --force`")
         codec = faiss.read_index(str(out / CODEC_FILE))
         codes = np.load(out / CODES_FILE, mmap_mode="r")
         mapping, added = row_map(store, live_documents(store, built_at))
