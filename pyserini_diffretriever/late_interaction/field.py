@@ -14,13 +14,13 @@ starts the JVM through Pyserini's class loader) on first use.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
 from ..errors import DiffRetrieverError
+from ..integrity.manifest import write_json_durably
 from ..pyserini_bridge.jvm import ensure_jvm_environment
 from ..pyserini_bridge.versions import installed_version
 
@@ -166,11 +166,9 @@ def read_marker(index: str | Path) -> dict | None:
 
 
 def write_marker(index: Path, marker: dict) -> Path:
-    """Write ``marker`` into ``index`` atomically."""
+    """Write ``marker`` into ``index`` atomically and durably."""
     path = index / MARKER
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_durably(path, marker)
     return path
 
 
