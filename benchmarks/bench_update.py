@@ -138,6 +138,7 @@ def growth(encoded: Path, data: Path, work: Path, grows: list[float]) -> dict:
     qids, queries, qrels = query_vectors(data)
     order = np.random.default_rng(0).permutation(len(store))
     half = len(store) // 2
+    shutil.rmtree(work / "grow-base", ignore_errors=True)  # a fresh build: an earlier run's codec is not reused
     base = part_store(work / "grow-base" / "dense", store, np.sort(order[:half]))
     started = time.perf_counter()
     build_compressed(base, CompressParams(codec=CODEC))
