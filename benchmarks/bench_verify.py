@@ -155,6 +155,7 @@ def main() -> int:
     parser.add_argument("--store", action="append", default=[], help="an index folder to time as well (repeatable)")
     parser.add_argument("--dir", default=None, help="scratch folder (default: a temporary folder, removed after)")
     parser.add_argument("--repeat", type=int, default=2, help="repetitions per figure (the best is kept)")
+    parser.add_argument("--output", default=None, help="also write the JSON object to this file (benchmarks/results/...)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-verify-", dir=args.dir))
     try:
@@ -176,7 +177,10 @@ def main() -> int:
                 per_gb = row.get(f"{key}_s_per_gb")
                 print(f"  {key:24}{row[key + '_s']:>10.4f} s" + (f"{per_gb:>10.4f} s/GB" if per_gb else ""))
         result["stores"] = stores
+        result["command"] = "python benchmarks/bench_verify.py " + " ".join(sys.argv[1:])
         print(json.dumps(result))
+        if args.output:
+            Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

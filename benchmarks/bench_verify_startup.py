@@ -2,6 +2,10 @@
 store at each ``verify`` level, and of its compressed index with ``--compress``.
 
     .venv/bin/python benchmarks/bench_verify_startup.py [--docs 100000 --kp 16 --dim 128] [--compress] [--dir TMP]
+    .venv/bin/python benchmarks/bench_verify_startup.py --store COPY/dense [--output benchmarks/results/X.json]
+
+``--store DIR`` times an existing dense store (and ``DIR/compressed`` when there) instead of
+a generated one; verification writes its stamp into the folders, so give it a copy.
 
 The store (float16, by default 100k documents x 16 vectors x 128 dimensions = 410 MB) is
 written with ``dense.store.write_store`` from ``dense.synthetic`` vectors, chunk by chunk;
@@ -91,28 +95,38 @@ def main() -> int:
     parser.add_argument("--codec", default="IVF256,PQ32", help="codec of the compressed index (with --compress)")
     parser.add_argument("--repeat", type=int, default=2, help="repetitions per figure (the best is kept)")
     parser.add_argument("--dir", default=None, help="scratch folder (default: a temporary folder, removed after)")
+    parser.add_argument("--store", default=None, help="time this dense store (and its compressed/ index) instead; "
+                                                      "its stamps are rewritten: give a copy")
+    parser.add_argument("--output", default=None, help="also write the JSON object to this file (benchmarks/results/...)")
     args = parser.parse_args()
     import torch  # noqa: F401  (deferred: loaded before timing, so that no figure includes it)
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-verify-startup-", dir=args.dir))
     try:
-        store = scratch / "dense"
-        write_s = write_synthetic(store, args.docs, args.kp, args.dim)
+        if args.store:
+            store, write_s = Path(args.store), None
+            meta = json.loads((store / "meta.json").read_text(encoding="utf-8"))
+            args.docs = len((store / "docids.txt").read_text(encoding="utf-8").splitlines())
+            args.dim = int(meta.get("dim") or np.load(store / "vectors.npy", mmap_mode="r").shape[1])
+            args.kp = None
+        else:
+            store = scratch / "dense"
+            write_s = write_synthetic(store, args.docs, args.kp, args.dim)
         files = [p for p in store.iterdir() if p.is_file() and not p.name.startswith(".")]
         size = sum(p.stat().st_size for p in files)
         hash_s = timed(lambda: hash_file(store / "vectors.npy"))
         result = {"machine": platform.machine(), "cpus": os.cpu_count(), "docs": args.docs, "kp": args.kp,
-                  "dim": args.dim, "store_bytes": size, "write_store_s": round(write_s, 3),
-                  "rehash_vectors_warm_s": hash_s}
-        print(f"store: {args.docs} documents x {args.kp} vectors x {args.dim} dims, {size / 1e6:.0f} MB; "
-              f"write_store {write_s:.2f} s (hashing while writing); re-reading vectors.npy to hash it would add "
+                  "dim": args.dim, "store_bytes": size, "write_store_s": write_s and round(write_s, 3),
+                  "rehash_vectors_warm_s": hash_s, "store": args.store,
+                  "command": "python benchmarks/bench_verify_startup.py " + " ".join(sys.argv[1:])}
+        print(f"store: {args.docs} documents, {size / 1e6:.0f} MB; re-reading vectors.npy to hash it takes "
               f"{hash_s:.2f} s (warm)")
         result["exact"] = startup(store, store, files, args.repeat, approximate=False, compressed=False)
         layouts = ["exact"]
-        if args.compress:
+        if args.compress or (args.store and (store / "compressed" / "meta.json").is_file()):
             started = time.perf_counter()
-            out = build_compressed(store, CompressParams(codec=args.codec))
-            result["compress_s"] = round(time.perf_counter() - started, 1)
+            out = store / "compressed" if args.store else build_compressed(store, CompressParams(codec=args.codec))
+            result["compress_s"] = None if args.store else round(time.perf_counter() - started, 1)
             result["compressed_bytes"] = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
             compressed_files = [p for p in out.iterdir() if p.is_file() and not p.name.startswith(".")]
             # the store beside it is opened too, its vectors left for the exact rerank to verify
@@ -124,6 +138,8 @@ def main() -> int:
                            ("full_warm", "full (warm)"), ("full_cold", "full (cold)")):
             print(f"{label:26}" + "".join(f"{result[layout][key + '_s']:>14.3f}" for layout in layouts))
         print(json.dumps(result))
+        if args.output:
+            Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -571,6 +571,54 @@ def load_memory(root: Path) -> list[str]:
             + source_line(RESULTS / "load_memory.json", data)]
 
 
+@table("verify-speed")
+def verify_speed(root: Path) -> list[str]:
+    data = load(root, RESULTS / "verify_speed.json")
+    f = data["file"]
+    body = [[f"generated file, {f['bytes'] / 1e9:.1f} GB", f"{f['read_cold_s_per_gb']:.2f}", f"{f['full_cold_s_per_gb']:.2f}",
+             f"{f['full_warm_s_per_gb']:.2f}", f"{f['fast_stamped_s']:.4f} s", f"{f['record_s'] / f['bytes'] * 1e9:.2f}"]]
+    for s in data["stores"]:
+        name = "SciFact compressed index" if s["path"].rstrip("/").endswith("compressed") else "SciFact dense store"
+        body.append([f"{name}, {s['bytes'] / 1e6:.1f} MB", "", f"{s['full_cold_s_per_gb']:.2f}", f"{s['full_warm_s_per_gb']:.2f}",
+                     f"{s['fast_stamped_s']:.4f} s", f"{s['record_s'] / s['bytes'] * 1e9:.2f}"])
+    return rows(["what", "plain read, cold (s/GB)", "full, cold (s/GB)", "full, warm (s/GB)",
+                 "fast, stamped (whole check)", "recording (s/GB)"], body) + [
+        "", f"Machine: {data['machine']}, {data['cpus']} CPUs, shared with other work while measured (small folders: "
+            f"fixed costs dominate their s/GB). " + source_line(RESULTS / "verify_speed.json", {"source": f"`{data['command']}`"})]
+
+
+@table("verify-startup")
+def verify_startup(root: Path) -> list[str]:
+    data = load(root, RESULTS / "verify_startup_scifact.json")
+    layouts = [name for name in ("exact", "compressed") if name in data]
+    labels = (("off", "off"), ("fast_stamped", "fast, stamped (every later search)"),
+              ("fast_first_warm", "fast, first use (warm)"), ("fast_first_cold", "fast, first use (cold)"),
+              ("full_warm", "full (warm)"), ("full_cold", "full (cold)"))
+    body = [[label] + [f"{data[layout][key + '_s']:.3f} s" for layout in layouts] for key, label in labels]
+    return rows(["--verify", *(f"{layout} ({'store' if layout == 'exact' else 'compressed index'})" for layout in layouts)],
+                body) + [
+        "", f"`load_index` of SciFact's dense store ({data['docs']:,} documents, {data['store_bytes'] / 1e6:.0f} MB) and its "
+            f"compressed index ({data['compressed_bytes'] / 1e6:.1f} MB), best of 2, imports excluded. Machine: "
+            f"{data['machine']}, {data['cpus']} CPUs, shared. "
+            + source_line(RESULTS / "verify_startup_scifact.json", {"source": f"`{data['command']}`"})]
+
+
+@table("hostile-trial")
+def hostile_trial(root: Path) -> list[str]:
+    data = load(root, RESULTS / "hostile_trial.json")
+
+    def cell(text) -> str:
+        return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+    body = [[str(r["number"]), r["kind"], cell(r["case"]), cell(r["did"]), cell(r["exit"]),
+             f"`{cell(r['first_line'])[:160]}`" if r["first_line"] else "",
+             r["verdict"] + (f" ({cell(r['reason'])})" if r.get("reason") else "")] for r in data["rows"]]
+    return rows(["#", "kind", "case", "what was done", "exit", "first line", "verdict"], body) + [
+        "", f"{data['handled']} of {data['cases']} handled, {data['not_handled']} not, {data['skipped']} skipped; "
+            f"{data['collection']}, `{data['encoder']}`. " + source_line(RESULTS / "hostile_trial.json",
+                                                                      {"source": f"`{data['command']}`"})]
+
+
 # ---- the rewriting
 
 def render_text(text: str, root: Path = ROOT, page: str = "<text>") -> str:
