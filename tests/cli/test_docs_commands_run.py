@@ -12,8 +12,11 @@ fenced shell block of every page (new pages are picked up by themselves) is read
 * **skipped** with the reason of an HTML comment ``<!-- docs-test: skip REASON -->`` just above
   its block (7-8B checkpoints, servers, GPUs), of ``RULES`` (``pip``, ``make``, ``python3.X -m
   venv``: what .ci/install_check.sh and CI do) or, under Pyserini 1.x, of ``PYSERINI2``;
-* or, when it is neither a ``python -m`` command nor skipped, a failure that names the page, the
-  line and what to do.
+  or, when a command stops with the package's missing-extra message (``pip install
+  'pyserini-diffretriever[X]'``) for a module this environment lacks (``make install`` installs
+  ``[test]``), with that reason;
+* or, when it is neither a ``python -m`` command nor skipped (or is a command fenced as ```text),
+  a failure that names the page, the line and what to do.
 
 The working folders: README's quick start (the blocks marked ``<!-- test:quickstart -->`` and
 ``<!-- test:quickstart-run -->`` and its Python block) runs first, in a fresh folder whose
@@ -30,6 +33,7 @@ one fail at once instead of downloading.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -57,6 +61,9 @@ QUICKSTART = re.compile(r"<!-- test:(?P<name>quickstart(?:-run)?) -->")
 ASSIGNMENT = re.compile(r"^(?:export\s+)?[A-Za-z_]\w*=")
 OPTIONAL = re.compile(r"\s\[(-[^\[\]]*)\]")
 PYTHON_M = re.compile(r"^python -m (?P<module>[\w.]+)")
+# extras.missing_message: what a command prints when an optional module is not installed
+MISSING_EXTRA = re.compile(r"the Python package '(?P<module>[\w.]+)', which is not installed: "
+                           r"pip install 'pyserini-diffretriever\[(?P<extra>[\w-]+)\]'")
 
 # The one substitution map: the docs' placeholders -> the working folder's copy of the demo collection.
 PATHS = {"path/to/scifact": "data/scifact"}
@@ -114,9 +121,9 @@ def _marker(before: str, pattern: re.Pattern) -> re.Match | None:
     return pattern.search(tail.group(0)) if tail else None
 
 
-def page_steps(page: Path) -> list[Step]:
+def page_steps(page: Path, text: str | None = None) -> list[Step]:
     name = page.relative_to(REPO).as_posix()
-    text = page.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8") if text is None else text
     steps = []
     for match in FENCE.finditer(text):
         before = text[:match.start()]
@@ -278,6 +285,12 @@ def run_step(step: Step, folder: Folder, scratch: Path) -> list[Outcome]:
         result = execute(script(step, command), cwd, scratch / "logs" / (name + ("-all" if throwaway else "")))
         if throwaway:
             shutil.rmtree(cwd, ignore_errors=True)
+        missing = MISSING_EXTRA.search(result.stderr) if result.returncode else None
+        if missing and importlib.util.find_spec(missing.group("module")) is None:
+            # the package's one message for an extra this environment lacks (make install: [test])
+            outcomes.append(Outcome(step, "skipped", f"needs the [{missing.group('extra')}] extra "
+                                    f"({missing.group('module')}), not installed in this environment"))
+            continue
         if result.returncode:
             return outcomes + [Outcome(step, "failed", (
                 f"{step.where}: `{command}` failed (exit {result.returncode}) in {cwd}:\n{result.tail()}"),
@@ -479,3 +492,27 @@ def test_tables_name_real_commands():
         assert page in RUN_PAGES and before in RUN_PAGES, f"AFTER: {page} or {before} has no command to run"
     for (page, start), _ in PYSERINI2.items():
         assert any(s.text.startswith(start) for s in STEPS.get(page, [])), f"PYSERINI2: no `{start}` on {page}"
+
+
+def test_reading_a_page():
+    """The reader on a page written here: markers, settings, comments, a command fenced as text, [optional] flags."""
+    page = "\n".join([
+        "<!-- docs-test: skip needs a server -->", "```bash", "python -m x.served --url http://h:1", "```", "",
+        "<!-- a note -->", "```bash", "# a comment", "FT=\"--encoder e\"", "python -m a.b --in path/to/scifact \\",
+        "    $FT [--fast] [--n 2]", "pip install thing", "ls -l", "```", "", "```text", "python -m shown.only", "```", ""])
+    steps = page_steps(REPO / "docs" / "example.md", page)
+    assert [s.text for s in steps if s.setting] == ['FT="--encoder e"']
+    served, run, pip, ls, shown = [s for s in steps if not s.setting]
+    assert (served.line, served.skip) == (3, "needs a server")
+    assert run.line == 10 and run.prefix == ('FT="--encoder e"',) and run.skip is None and not run.fence
+    words = " ".join
+    assert words(substituted(run).split()) == "python -m a.b --in data/scifact $FT [--fast] [--n 2]"
+    assert [(words(c.split()), copy) for c, copy in variants(substituted(run))] == [
+        ("python -m a.b --in data/scifact $FT --fast --n 2", True), ("python -m a.b --in data/scifact $FT", False)]
+    assert pip.skip.startswith("installs packages") and ls.skip is None
+    assert shown.fence == "text" and shown.line == 17
+    scratch = REPO / "docs"  # never written: these outcomes are decided before anything runs
+    assert run_step(ls, Folder(scratch), scratch)[0].status == "unknown"
+    assert "fenced as ```text" in run_step(shown, Folder(scratch), scratch)[0].detail
+    assert run_step(served, Folder(scratch), scratch)[0].status == "skipped"
+    assert same_command(run, "python -m a.b  --x 1   # why") == same_command(run, "python -m a.b --x 1")
