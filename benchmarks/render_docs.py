@@ -191,6 +191,18 @@ def install_times(root: Path) -> list[str]:
         "", source_line(RESULTS / "install_times.json", data)]
 
 
+@table("wheel-install")
+def wheel_install(root: Path) -> list[str]:
+    data = load(root, RESULTS / "install_times.json")["wheel_install"]
+    body = [[f"`pip install WHEEL[{r['extras']}]`" if r["extras"] else "`pip install WHEEL` (core)", r["python"],
+             f"`{r['constraints']}`", f"{minutes(r['total_s'])} (torch {minutes(r['torch_s'])})",
+             f"{r['venv_mb']:,} MB", f"{r['torch_mb']:,} MB", str(r["distributions"]),
+             f"{r['pip_cache']}; load {r['load_average'][0]} / {r['load_average'][1]}"] for r in data["rows"]]
+    return rows(["install (fresh venv)", "Python", "constraints", "time (torch first)", "venv size",
+                 "of which torch (+ CUDA libraries)", "distributions", "pip cache; load average before / after"],
+                body) + ["", source_line(RESULTS / "install_times.json", data) + f" Machine: {data['machine']}."]
+
+
 @table("lucene-qps")
 def lucene_qps(root: Path) -> list[str]:
     data = load(root, RESULTS / "lucene_qps.json")
@@ -198,6 +210,38 @@ def lucene_qps(root: Path) -> list[str]:
              f"{number(r['impact_qps'])} queries/s"] for r in data["rows"]]
     return rows(["environment", "Lucene", "jdk.incubator.vector", "BM25", "impact (default encoder)"], body) + [
         "", source_line(RESULTS / "lucene_qps.json", data) + f" Machine: {data['machine']}."]
+
+
+# ---- serving: hybrid search in one process (benchmarks/bench_serve.py)
+
+SERVE_STAGES = {"encode_torch": "query encoding, torch", "encode_onnx": "query encoding, ONNX (float32)",
+                "sparse": "sparse search (Lucene impact, in process)", "dense_exact": "dense search, exact MaxSim",
+                "dense_compressed": "dense search, compressed index", "fusion": "fusion (min-max)",
+                "total": "**total** (torch encoding + sparse + exact dense + fusion)"}
+
+
+@table("serve")
+def serve(root: Path) -> list[str]:
+    data = load(root, RESULTS / "serve.json")
+    body = [[label, ms(data["b1"][key]["p50_ms"]), ms(data["b1"][key]["p95_ms"]), ms(data["b32"][key]["mean_ms"])]
+            for key, label in SERVE_STAGES.items()]
+    bm25 = data["bm25_in_process"]
+    body.append(["BM25, `LuceneSearcher` in the same process (reference)", ms(bm25["p50_ms_b1"]),
+                 ms(bm25["p95_ms_b1"]), ms(1000 / bm25["queries_per_s_b32"])])
+    three = ", ".join(f"`{name}` {number(s)} s" for name, s in data["three_programs_s"].items())
+    ndcg = data["ndcg_cut_10"]
+    load_average = data.get("load_average")
+    machine = data["machine"] + (f", load average {load_average['start']} to {load_average['end']}"
+                                 if load_average else "")
+    return rows(["ms per query", "batch 1, p50", "batch 1, p95", "batch 32"], body) + [
+        "", f"{number(data['queries_per_s_b1'])} queries/s at batch 1, {number(data['queries_per_s_b32'])} at batch "
+            f"32 ({data['queries']} queries x {data['hits']} hits over {data['documents']:,} documents; BM25 "
+            f"{number(bm25['queries_per_s_b1'])} / {number(bm25['queries_per_s_b32'])}). The whole topics file from a "
+            f"cold start: three programs {number(data['three_programs_total_s'])} s ({three}) against "
+            f"`search.hybrid` {number(data['one_process_s'])} s, **{number(data['in_process_speedup'])}x**; "
+            f"the two hybrid runs {'rank alike' if data['same_hybrid_run'] else 'differ'} (nDCG@10 "
+            f"{f4(ndcg['three_programs'])} and {f4(ndcg['one_process'])}). Machine: {machine}.",
+        "", source_line(RESULTS / "serve.json", data)]
 
 
 # ---- serving: the whole hybrid inside Lucene (benchmarks/bench_late_interaction.py)
@@ -231,38 +275,6 @@ def late_interaction(root: Path) -> list[str]:
     return rows([""] + cols, body) + [""] + rows(
         ["bundled configurations", "K_p x dim", "field bytes per document", "per million documents"], sizes) + [
         "", source_line(RESULTS / "late_interaction.json", data) + f" Machine: {data['machine']}."]
-
-
-# ---- serving: hybrid search in one process (benchmarks/bench_serve.py)
-
-SERVE_STAGES = {"encode_torch": "query encoding, torch", "encode_onnx": "query encoding, ONNX (float32)",
-                "sparse": "sparse search (Lucene impact, in process)", "dense_exact": "dense search, exact MaxSim",
-                "dense_compressed": "dense search, compressed index", "fusion": "fusion (min-max)",
-                "total": "**total** (torch encoding + sparse + exact dense + fusion)"}
-
-
-@table("serve")
-def serve(root: Path) -> list[str]:
-    data = load(root, RESULTS / "serve.json")
-    body = [[label, ms(data["b1"][key]["p50_ms"]), ms(data["b1"][key]["p95_ms"]), ms(data["b32"][key]["mean_ms"])]
-            for key, label in SERVE_STAGES.items()]
-    bm25 = data["bm25_in_process"]
-    body.append(["BM25, `LuceneSearcher` in the same process (reference)", ms(bm25["p50_ms_b1"]),
-                 ms(bm25["p95_ms_b1"]), ms(1000 / bm25["queries_per_s_b32"])])
-    three = ", ".join(f"`{name}` {number(s)} s" for name, s in data["three_programs_s"].items())
-    ndcg = data["ndcg_cut_10"]
-    load_average = data.get("load_average")
-    machine = data["machine"] + (f", load average {load_average['start']} to {load_average['end']}"
-                                 if load_average else "")
-    return rows(["ms per query", "batch 1, p50", "batch 1, p95", "batch 32"], body) + [
-        "", f"{number(data['queries_per_s_b1'])} queries/s at batch 1, {number(data['queries_per_s_b32'])} at batch "
-            f"32 ({data['queries']} queries x {data['hits']} hits over {data['documents']:,} documents; BM25 "
-            f"{number(bm25['queries_per_s_b1'])} / {number(bm25['queries_per_s_b32'])}). The whole topics file from a "
-            f"cold start: three programs {number(data['three_programs_total_s'])} s ({three}) against "
-            f"`search.hybrid` {number(data['one_process_s'])} s, **{number(data['in_process_speedup'])}x**; "
-            f"the two hybrid runs {'rank alike' if data['same_hybrid_run'] else 'differ'} (nDCG@10 "
-            f"{f4(ndcg['three_programs'])} and {f4(ndcg['one_process'])}). Machine: {machine}.",
-        "", source_line(RESULTS / "serve.json", data)]
 
 
 # ---- Qdrant
@@ -383,6 +395,39 @@ def compress_msmarco(root: Path) -> list[str]:
              number(r["ratio"]), r["paper"]] for r in data["rows"]]
     return rows(["model", "K_p x H", "float16", "compressed", "ratio", "paper (float16 -> ColBERTv2-style)"],
                 body) + ["", source_line(RESULTS / "compress_msmarco_projection.json", data)]
+
+
+PEER_NAMES = {"ours-default": "this package, default", "plaid2": "PLAID 2-bit", "plaid4": "PLAID 4-bit",
+              "warp2": "WARP 2-bit", "warp4": "WARP 4-bit"}
+
+
+@table("peers")
+def peers(root: Path) -> list[str]:
+    data = load(root, RESULTS / "peers.json")
+    body = []
+    for r in data["rows"]:
+        name = PEER_NAMES.get(r["system"], "this package, `" + r["system"].removeprefix("ours-").replace("+", "` + `") + "`")
+        setting = r.get("setting") or {}
+        if r["system"] == "ours-default":
+            detail = f" ({setting['layout'].split(' (')[0]})" if setting.get("layout") else ""
+        elif r["system"].startswith("ours"):
+            detail = ""
+        elif r["tuned"]:
+            detail = ", tuned on train: " + ", ".join(f"{k} {v:,}" for k, v in setting.items())
+        else:
+            detail = ", defaults"
+        body.append([name + detail, f"{r['bytes_per_vector']} ({r['ratio_vs_fp16']:.1f}x)", signed4(r["delta_ndcg10"]),
+                     f"{r['recall_at_100_vs_exact']:.3f}", number(r["hits_returned"]), ms(r["ms_per_query"]),
+                     ms(r["ms_per_query_b1"])])
+    summary = data.get("summary") or {}
+    lines = rows(["system (search setting)", "bytes/vector (ratio vs float16)", "nDCG@10 change", "recall@100 vs exact",
+                  "hits returned", "ms/query, all queries in one call", "ms/query, one at a time"], body)
+    if summary:
+        lines += ["", f"Fastest tuned peer: {PEER_NAMES[summary['fastest_tuned_peer']]}, "
+                      f"{ms(summary['fastest_tuned_peer_ms_per_query'])} ms/query; this package's default "
+                      f"{ms(summary['ours_default_ms_per_query'])} ms/query; target (no slower, ratio >= 6, "
+                      f"nDCG@10 within 0.005) {'met' if summary['target_met'] else 'not met'}."]
+    return lines + ["", source_line(RESULTS / "peers.json", data)]
 
 
 # ---- ONNX
@@ -640,6 +685,33 @@ def render_text(text: str, root: Path = ROOT, page: str = "<text>") -> str:
         return f"<!-- table:{name} -->\n" + "\n".join(body) + f"\n<!-- /table:{name} -->"
 
     return BLOCK.sub(replace, text)
+
+
+# ---- keeping an index current (docs/updating.md)
+
+@table("update-wall-time")
+def update_wall_time(root: Path) -> list[str]:
+    data = load(root, RESULTS / "update.json")
+    body = [[f"{100 * r['share']:g}%", f"{r['edited']} / {r['deleted']} / {r['added']}", f"{r['encoded_by_update']:,}",
+             f"{r['update_seconds']:.1f} s", f"{r['rebuild_seconds']:.1f} s", f"{r['ratio']:.3f}"]
+            for r in data["wall_time"]]
+    return rows(["changed", "edited / deleted / added", "encoded by the update", "update (encode --update + "
+                 "index.update)", "rebuild (encode + Lucene)", "ratio"], body) + [
+        "", f"{data['collection']}, `{data['encoder']}`, the model loaded before either clock starts; "
+            f"{data['threads']} CPU cores. " + source_line(RESULTS / "update.json")]
+
+
+@table("update-compressed-growth")
+def update_compressed_growth(root: Path) -> list[str]:
+    data = load(root, RESULTS / "update.json")["compressed_growth"]
+    body = [[f"+{100 * r['growth']:g}%", f"{r['documents']:,}", f4(r["ndcg10_no_retraining"]), f4(r["ndcg10_retrained"]),
+             f4(r["ndcg10_exact"]), f"{100 * r['drift']['growth']:.1f}%",
+             "-" if r["drift"]["error_ratio"] is None else f"{r['drift']['error_ratio']:.2f}x",
+             "retrain" if r["drift"]["retrain"] else "keep"] for r in data["grown"]]
+    return rows(["grown by", "documents", "nDCG@10 trained codec kept", "nDCG@10 retrained", "nDCG@10 exact",
+                 "drift: vectors added", "drift: error ratio", "report says"], body) + [
+        "", f"Codec `{data['codec']}` trained on {data['base_documents']:,} documents (a random half of SciFact), "
+            f"SciFact test queries. " + source_line(RESULTS / "update.json")]
 
 
 def pages(root: Path = ROOT) -> list[Path]:
