@@ -16,8 +16,9 @@ float16 store, nDCG@10 change against exact MaxSim over the float16 store, recal
 against exact, ms/query for all test queries in one call (``ms_per_query``) and one query at
 a time (``ms_per_query_b1``), hits returned (all-queries timings: the least of ``--repeats``
 runs, for every system alike). Each peer runs at its defaults and at the
-setting chosen on SciFact **train** (the fastest of a grid whose train nDCG@10 is within
-0.005 of exact, else the grid's best train nDCG@10), reported on test. This package: the
+setting chosen on SciFact **train** (``choose``: the fastest of a grid that returns the k
+hits asked for within 0.005 nDCG@10 of exact, else the best nDCG@10 among those returning k
+hits), reported on test. This package: the
 default layout and the layouts of ``--layouts``. Threads: ``--threads`` (2) for every system.
 Last line: one JSON object (``rows``), also written to ``--output``.
 """
@@ -91,9 +92,15 @@ def quality(hits: list[list[int]], exact, qids, qrels, docids, base: float) -> d
 
 
 def choose(runs: list[dict]) -> dict:
-    """The fastest train run within 0.005 nDCG@10 of exact, else the best train nDCG@10."""
-    good = [r for r in runs if r["delta_ndcg10"] >= -0.005]
-    return min(good, key=lambda r: r["seconds"]) if good else max(runs, key=lambda r: r["delta_ndcg10"])
+    """The bar this package's default is held to, on train: the fastest run that returns the k
+    hits asked for (at least 99 of 100 on average) within 0.005 nDCG@10 of exact; else the best
+    nDCG@10 among the runs that return k hits; else the best nDCG@10. (Left to nDCG@10 alone,
+    the choice falls on settings that return 60 of the 100 hits asked for.)"""
+    full = [r for r in runs if r["hits_returned"] >= 0.99 * K]
+    good = [r for r in full if r["delta_ndcg10"] >= -0.005]
+    if good:
+        return min(good, key=lambda r: r["seconds"])
+    return max(full or runs, key=lambda r: r["delta_ndcg10"])
 
 
 def ours(store: DenseStore, out: Path, codec: str, queries: dict, b1_queries: int, repeats: int, log) -> tuple[dict, object]:
