@@ -73,14 +73,18 @@ def default_layout(dim: int, n_vectors: int, n_docs: int) -> tuple[str | None, s
     tables (``adc.py``). The 6-bit PQ64x6 before it (ratio 4.8) lost nothing more and was
     decoded for every search. From 768 on the IVF + PQ codec of ``default_codec``."""
     if dim < 768:
-        return f"IVF{codec_nlist(n_docs)},SQ8", default_residual_codec(dim)
+        return f"IVF{codec_nlist(n_docs)},SQ8", default_residual_codec(dim, n_vectors)
     return None, default_codec(dim, n_vectors)
 
 
-def default_residual_codec(dim: int) -> str:
+def default_residual_codec(dim: int, n_vectors: int | None = None) -> str:
     """The residual codec of the per-passage-centroid layout: 8-bit PQ, one byte per 4
-    dimensions (PQ32 at 128)."""
-    return f"PQ{divisor_at_most(dim, dim // 4)}"
+    dimensions (PQ32 at 128). An 8-bit sub-quantizer trains 256 centroids, so a store of
+    fewer vectors gets fewer bits (``PQ32x7`` below 256 vectors, ...), which FAISS can train."""
+    m = divisor_at_most(dim, dim // 4)
+    if n_vectors is not None and n_vectors < 256:
+        return f"PQ{m}x{max(1, min(8, int(math.log2(max(2, n_vectors)))))}"
+    return f"PQ{m}"
 
 
 def resolve_layout(params: CompressParams, dim: int, n_vectors: int, n_docs: int) -> tuple[str | None, str]:
@@ -90,7 +94,7 @@ def resolve_layout(params: CompressParams, dim: int, n_vectors: int, n_docs: int
     centroids = None if params.centroids in (None, "none") else params.centroids
     if params.codec:
         return centroids, params.codec
-    return centroids, (default_residual_codec(dim) if centroids else default_codec(dim, n_vectors))
+    return centroids, (default_residual_codec(dim, n_vectors) if centroids else default_codec(dim, n_vectors))
 
 
 def divisor_at_most(dim: int, m: int) -> int:

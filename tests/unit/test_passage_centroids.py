@@ -137,6 +137,9 @@ def test_ratio_counts_every_file_and_truncation_is_reported(tmp_path, centroids_
 def test_default_layout_by_dimension():
     assert default_layout(128, 166_000, 5183) == ("IVF64,SQ8", "PQ32")
     assert default_layout(768, 16_000_000, 1_000_000) == (None, "IVF4096,PQ96")
+    # fewer vectors than an 8-bit sub-quantizer's 256 centroids: fewer bits, so FAISS can train
+    assert default_layout(128, 160, 5)[1] == "PQ32x7"
+    assert default_layout(128, 256, 8)[1] == "PQ32"
 
 
 def test_layout_resolution():
