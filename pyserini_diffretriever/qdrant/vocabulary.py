@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..backbones.checkpoint import CheckpointError, resolve_checkpoint
+from ..encode.output import EMPTY_VECTOR_TOKEN
 from .backend import QdrantError
 
 #: The export record's value of "sparse_ids" for tokenizer ids.
@@ -92,6 +93,13 @@ class TokenIds(Vocabulary):
             match = _ID_TOKEN.fullmatch(token)
             return int(match.group(1)) if match else None
         return found
+
+    def document(self, vector: Mapping[str, float]) -> tuple[list[int], list[float]]:
+        """As :meth:`Vocabulary.document`; the encoder's placeholder for a document with no
+        sparse term (which no tokenizer has, and no query asks for) is an empty vector."""
+        if EMPTY_VECTOR_TOKEN in vector:
+            vector = {t: w for t, w in vector.items() if t != EMPTY_VECTOR_TOKEN}
+        return super().document(vector)
 
     def describe(self) -> str:
         return self.source

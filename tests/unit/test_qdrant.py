@@ -265,3 +265,16 @@ def test_missing_collection_wrong_url_and_dimension_mismatch_give_one_clear_erro
         searcher.search_encoded([{"a": 1}], [np.ones((4, 8), np.float32)], "dense")
     assert backend.count() == N_DOCS  # nothing was written
     backend.close()
+
+
+def test_tokenizer_ids_give_the_empty_placeholder_an_empty_sparse_vector():
+    # encode writes a document with no sparse term as the placeholder token (weight 1) so that
+    # Lucene indexes it; no tokenizer has that token, and in Qdrant the document has no term
+    from pyserini_diffretriever.encode.output import EMPTY_VECTOR_TOKEN
+    from pyserini_diffretriever.qdrant.vocabulary import TokenIds
+
+    ids = TokenIds({"cell": 7, "gene": 3})
+    assert ids.document({EMPTY_VECTOR_TOKEN: 1}) == ([], [])
+    assert ids.document({"cell": 2, "gene": 5}) == ([3, 7], [5.0, 2.0])
+    with pytest.raises(KeyError, match="'nope'"):
+        ids.document({"nope": 1})
