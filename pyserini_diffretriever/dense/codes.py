@@ -31,7 +31,7 @@ from .errors import CompressedIndexError, updates_unsupported
 from .maxsim import Hits, MaxSimError, QueryBatch, TopK, check_aggregate
 from .params import SearchParams
 from .rerank import CandidatePlan, RowSource, rerank, score_groups
-from .store import DenseStore, check_records, has_vectors
+from .store import DenseStore, check_records, has_vectors, read_offsets_and_docids
 from .verification import COMPRESS_COMMAND, settle_unverified, verify_files
 
 # candidate documents per query, as a multiple of the hits asked for (SearchParams.candidate_docs):
@@ -84,14 +84,7 @@ def read_parts(path: str | Path, store: bool | None = None, verify: str = "fast"
     if codes.shape != (n_vectors, code_size) or codes.dtype != np.uint8:
         raise CompressedIndexError(f"{root / CODES_FILE} holds {codes.dtype} {codes.shape}, meta.json says "
                                    f"uint8 ({n_vectors}, {code_size})")
-    try:
-        offsets = np.load(root / "offsets.npy")
-    except (ValueError, OSError, EOFError) as err:
-        raise CompressedIndexError(f"{root / 'offsets.npy'} is truncated or corrupt ({err})") from None
-    try:
-        docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise CompressedIndexError(f"{root / 'docids.txt'} is not UTF-8 text ({err})") from None
+    offsets, docids = read_offsets_and_docids(root, CompressedIndexError, lambda name: str(root / name))
     check_records(root, docids, offsets, meta, n_vectors, COMPRESS_COMMAND)
     codec = read_codec(root / CODEC_FILE)
     if int(codec.sa_code_size()) != code_size:

@@ -25,7 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -177,20 +177,28 @@ def vector_files(meta: dict) -> list[str]:
             if name.endswith((".npz", "vectors.npy"))]
 
 
+def read_offsets_and_docids(root: Path, error: type[Exception],
+                            named: Callable[[str], str]) -> tuple[np.ndarray, list[str]]:
+    """``root``'s offsets.npy and docids.txt (the dense store's and the compressed index's), a
+    damaged file raised as one ``error`` whose message starts with ``named(file name)``."""
+    try:
+        offsets = np.load(root / "offsets.npy")
+    except (ValueError, OSError, EOFError) as err:  # numpy refuses a file shorter than its header says
+        raise error(f"{named('offsets.npy')} is truncated or corrupt ({err})") from None
+    try:
+        docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise error(f"{named('docids.txt')} is not UTF-8 text ({err})") from None
+    return offsets, docids
+
+
 def open_root_segment(root: Path) -> Segment:
     """The store folder's own files (the single-file layout) as a segment."""
     try:
         vectors = np.load(root / "vectors.npy", mmap_mode="r")
     except (ValueError, OSError, EOFError) as err:  # numpy refuses a file shorter than its header says
         raise DenseStoreError(f"dense store {root}: vectors.npy is truncated or corrupt ({err})") from None
-    try:
-        offsets = np.load(root / "offsets.npy")
-    except (ValueError, OSError, EOFError) as err:
-        raise DenseStoreError(f"dense store {root}: offsets.npy is truncated or corrupt ({err})") from None
-    try:
-        docids = (root / "docids.txt").read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise DenseStoreError(f"dense store {root}: docids.txt is not UTF-8 text ({err})") from None
+    offsets, docids = read_offsets_and_docids(root, DenseStoreError, lambda name: f"dense store {root}: {name}")
     if vectors.dtype not in (np.float16, np.float32):
         raise DenseStoreError(f"dense store {root}: vectors.npy holds {vectors.dtype}, expected float16 or float32")
     return Segment(ROOT_SEGMENT, vectors, offsets, docids)
