@@ -23,6 +23,13 @@ Configurations: ``--docs`` x ``--kp`` x ``--dim`` and ``--docs-wide`` x ``--kp``
 
 plus ``msmarco_projection``: projected sizes for MS MARCO (8.8M passages) with the default
 codecs next to the paper's float16 figures.
+
+``--keep-index DIR`` keeps what a later search needs without the float16 store (which is
+deleted as usual): ``DIR/<docs>x<kp>x<dim>/`` gets the compressed folder (``compressed/``),
+the queries (``queries.npz``), the exact top 100 (``reference.npz``: ``subset`` over the
+first ``--subset`` documents and, with ``--exact-full``, ``full`` over all of them) and the
+configuration's result (``result.json``); ``benchmarks/bench_compress_curve.py`` searches it
+again with other settings.
 """
 from __future__ import annotations
 
@@ -171,6 +178,45 @@ def search_in_child(index_dir: Path, queries, batch: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def exact_full(store: DenseStore, queries, chunk_docs: int) -> tuple[list, float]:
+    """Exact top ``K`` of every query over all documents, ``chunk_docs`` documents at a time
+    read with plain file reads (``DenseStore.read_rows``: a memory map's touched pages would
+    count as this process's resident memory, the whole store by the end), the chunks' tops
+    merged; all queries in one pass over the store. Returns the hits and ms per query."""
+    from pyserini_diffretriever.dense.maxsim import Hits
+
+    best_idx = [np.zeros(0, dtype=np.int64) for _ in queries]
+    best_score = [np.zeros(0, dtype=np.float32) for _ in queries]
+    start = time.perf_counter()
+    n_docs = len(store.docids)
+    for first in range(0, n_docs, chunk_docs):
+        last = min(n_docs, first + chunk_docs)
+        row0, row1 = int(store.offsets[first]), int(store.offsets[last])
+        block = store.read_rows(row0, row1)
+        hits = exact_search(block, store.offsets[first: last + 1] - row0, queries, k=K)
+        for q, h in enumerate(hits):
+            idx = np.concatenate([best_idx[q], h.indices + first])
+            score = np.concatenate([best_score[q], h.scores])
+            order = np.lexsort((idx, -score))[:K]  # score descending, then store order (docids ascend with it here)
+            best_idx[q], best_score[q] = idx[order], score[order]
+        del block
+        print(f"  exact over all documents: {last}/{n_docs}", flush=True)
+    ms = 1000 * (time.perf_counter() - start) / len(queries)
+    return [Hits(i, s) for i, s in zip(best_idx, best_score)], ms
+
+
+def keep_index(target: Path, out: Path, queries, references: dict, result: dict) -> None:
+    """The compressed folder, queries, exact references and result of one configuration,
+    kept under ``target`` for ``bench_compress_curve.py`` (see the module docstring)."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    shutil.move(str(out), str(target / "compressed"))
+    np.savez(target / "queries.npz", vectors=np.concatenate(queries), lengths=np.array([len(q) for q in queries]))
+    np.savez(target / "reference.npz", **{name: np.stack([h.indices for h in hits]) for name, hits in references.items()})
+    (target / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+
+
 def recall(hits, reference) -> float:
     return float(np.mean([len(set(a.indices.tolist()) & set(b.indices.tolist())) / K for a, b in zip(hits, reference)]))
 
@@ -221,7 +267,16 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
     exact, ms_exact = timed(lambda q: exact_search(store.vectors, store.offsets, q, k=K, docids=store.docids),
                             queries, args.batch)
     scale = n_docs / subset
-    del index, store
+    references = {"subset": exact}
+    full = None
+    if args.exact_full and subset < n_docs:
+        del index
+        gc.collect()
+        print(f"[{label}] exact search over all {n_docs} documents ...", flush=True)
+        full, ms_full = exact_full(DenseStore.open(root), queries, args.chunk_docs)
+        references["full"] = full
+    del store
+    index = None
     gc.collect()
     # full-size compressed search in a fresh process: its time and resident memory
     child = search_in_child(out, queries, args.batch)
@@ -244,6 +299,15 @@ def one_config(work: Path, n_docs: int, kp: int, dim: int, args) -> dict:
         "search_process_baseline_rss_gb": round(child["baseline_gb"], 2), "search_rss_in_build_process_gb": round(search_rss_here, 2),
         "queries": len(queries),
     }
+    if full is not None:
+        result.update(exact_full_ms_per_query=round(ms_full, 2), speedup_vs_exact_full=round(ms_full / ms, 2))
+        full_index = load_index(out, store=False)
+        full_hits, _ = timed(lambda q: full_index.search(q, K), queries, args.batch)
+        del full_index
+        gc.collect()
+        result["recall_at_100_vs_exact_full"] = round(recall(full_hits, full), 4)
+    if args.keep_index:
+        keep_index(Path(args.keep_index) / label, out, queries, references, result)
     print(f"[{label}] {json.dumps(result)}", flush=True)
     if not args.keep:
         shutil.rmtree(work / label)
@@ -288,6 +352,11 @@ def main() -> int:
                         help="per-passage centroid codec for both configurations ('none': none; default: by dimension)")
     parser.add_argument("--work", default=None, help="folder for the data (default: a temporary folder; deleted)")
     parser.add_argument("--keep", action="store_true", help="keep the data")
+    parser.add_argument("--keep-index", default=None, metavar="DIR",
+                        help="keep each configuration's compressed folder, queries and exact references under DIR/<docs>x<kp>x<dim>"
+                             " (for bench_compress_curve.py; the float16 store is still deleted)")
+    parser.add_argument("--exact-full", action="store_true",
+                        help="also search all documents exactly (not only --subset) and report recall against that")
     args = parser.parse_args()
     set_threads(os.cpu_count())
     started = time.time()
