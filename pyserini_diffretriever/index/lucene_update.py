@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..pyserini_bridge.lucene import INDEX_RECORD, collection_digest, document_count, index_record, pyserini
 
@@ -53,9 +53,11 @@ def lucene_writer_classes():
 
 
 def apply_to_lucene(index: Path, collection_files: list[Path], upserts: list[str], deletes: list[str], *,
-                    impact: bool, threads: int = 1) -> int:
+                    impact: bool, threads: int = 1, before_commit: Callable[[object], None] | None = None) -> int:
     """Apply (``upserts``: added and edited ids, whose new lines are in ``collection_files``;
-    ``deletes``: deleted ids) to the Lucene ``index``; returns its document count after."""
+    ``deletes``: deleted ids) to the Lucene ``index``; returns its document count after.
+    ``before_commit(writer)`` buffers further changes into the same commit (the late-interaction
+    vectors of the added documents: ``late_interaction.update.set_vectors``)."""
     index = Path(index)
     work = index.parent / f"{index.name}{WORK_DIR}"
     if work.exists():
@@ -87,6 +89,8 @@ def apply_to_lucene(index: Path, collection_files: list[Path], upserts: list[str
                 source = c["FSDirectory"].open(c["Paths"].get(str(delta.resolve())))
                 writer.addIndexes(source)
                 source.close()
+            if before_commit is not None:
+                before_commit(writer)
             writer.forceMergeDeletes()
             writer.commit()
         except BaseException:

@@ -9,6 +9,9 @@ document id: an id added then edited is added, added then deleted is nothing). P
 
 ``--lucene``   the impact index of ``DIR/sparse`` (Lucene's IndexWriter: delete by id term, the
                new versions indexed by stock Pyserini and added; ``index/lucene_update.py``).
+               An index built with ``index.lucene --late-interaction`` also gets each added
+               or edited document's vectors from the dense store as its LateInteractionField,
+               in the same commit (Pyserini 2.x; ``late_interaction/update.py``).
 ``--bm25``     the BM25 index folder of ``run`` (``collection/`` + ``lucene/``); ``--corpus`` is
                the updated corpus its collection is rewritten from.
 ``--dense``    the dense store: ``encode --update`` already appended a segment and deletion
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from ..cli import HelpFormatter, run_command
@@ -36,6 +40,8 @@ from ..dense.faiss_candidates import INDEX_FILE
 from ..dense.segments import store_lock
 from ..dense.store import DenseStore
 from ..encode.changes import CHANGES_DIR, ChangeList, ChangeListError, read_changes
+from ..late_interaction import read_marker, require_late_interaction
+from ..late_interaction.update import check_vectors_update, finish_vectors_update, set_vectors
 from ..pyserini_bridge.lucene import write_bm25_collection
 from .lucene_update import applied_generation, apply_to_lucene, update_index_record
 
@@ -66,12 +72,28 @@ def pending_changes(encoded: Path, applied: int) -> list[ChangeList]:
     return lists
 
 
-def update_lucene(encoded: Path, index: Path, impact: bool, threads: int, corpus: Path | None = None) -> str:
+def update_lucene(encoded: Path, index: Path, impact: bool, threads: int, corpus: Path | None = None,
+                  dense: Path | None = None) -> str:
+    """Apply the pending change lists to a Lucene index; an impact index built with
+    ``--late-interaction`` (it has the marker) also gets the vectors of ``dense`` (default
+    ``encoded/dense``) for its added and edited documents, in the same commit."""
+    late = impact and read_marker(index) is not None
+    store = None
+    if late:
+        require_late_interaction()  # before any work: Pyserini 1.x has no LateInteractionField
+        root = dense or encoded / "dense"
+        check_dense(encoded, root)
+        store = DenseStore.open(root)
     applied = applied_generation(index)
     lists = pending_changes(encoded, applied)
     if not lists:
         return f"{index}: up to date (change list {applied})"
     upserts, deletes = compose(lists)
+    started = time.time()
+    before_commit = None
+    if store is not None:
+        check_vectors_update(index, store)
+        before_commit = lambda writer: set_vectors(writer, store, upserts)  # noqa: E731
     if impact:
         collection = encoded / "sparse"
         files = sorted(collection.glob("*.jsonl"))
@@ -81,9 +103,13 @@ def update_lucene(encoded: Path, index: Path, impact: bool, threads: int, corpus
         collection = index.parent / "collection"
         write_bm25_collection(corpus, collection)
         files = sorted(collection.glob("*.jsonl"))
-    count = apply_to_lucene(index, files, upserts, deletes, impact=impact, threads=threads)
+    count = apply_to_lucene(index, files, upserts, deletes, impact=impact, threads=threads,
+                            before_commit=before_commit)
+    if store is not None:
+        finish_vectors_update(index, store, started)  # the marker before the record: a rerun redoes both
     update_index_record(index, collection, count, lists[-1].generation)
-    return (f"{index}: {len(upserts)} documents written, {len(deletes)} deleted (change lists "
+    vectors = " with their late-interaction vectors" if store is not None else ""
+    return (f"{index}: {len(upserts)} documents written{vectors}, {len(deletes)} deleted (change lists "
             f"{lists[0].generation}..{lists[-1].generation}); {count} documents")
 
 
@@ -127,7 +153,7 @@ def update_indexes(encoded: str | Path, *, lucene: str | Path | None = None, bm2
         if dense or (root / "meta.json").is_file():
             lines += update_dense(encoded, root)
         if lucene and Path(lucene).exists():
-            lines.append(update_lucene(encoded, Path(lucene), True, threads))
+            lines.append(update_lucene(encoded, Path(lucene), True, threads, dense=Path(dense) if dense else None))
         if bm25 and (Path(bm25) / "lucene").exists():
             lines.append(update_lucene(encoded, Path(bm25) / "lucene", False, threads, Path(corpus) if corpus else None))
     return lines

@@ -15,7 +15,8 @@ float32 matrix (one forward pass gives both). Importing this package starts no J
 ``field``     the field's name and byte layout, the marker file, the Lucene classes, the
               Pyserini 2.x requirement (one line under 1.x);
 ``build``     the vectors of a dense store added to a stock-built impact index;
-``searcher``  :class:`LateInteractionSearcher`.
+``searcher``  :class:`LateInteractionSearcher`;
+``update``    the vectors of added and edited documents, set in ``index.update``'s IndexWriter.
 """
 from .build import add_late_interaction, index_bytes, marker_matches, store_marker
 from .field import (FIELD, MARKER, LateInteractionError, needs_pyserini_2, read_marker, require_late_interaction)
