@@ -16,6 +16,7 @@ import torch
 
 from .errors import ApproximateIndexError
 from .maxsim import QueryBatch, TopK, as_tensor, single_threaded
+from .row_source import RowSource  # defined apart (torch-free): a segmented store is one too
 
 
 def plan_candidates(search: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]],
@@ -157,7 +158,7 @@ def score_groups(vectors: np.ndarray, offsets: np.ndarray, batch: QueryBatch, gr
     vectors, which add 0 to a clamped sum) in one ``bmm``. Slabs of about ``max_bytes`` are
     gathered into one reused buffer (a fresh buffer per slab would pay a page fault per 4 kB).
     ``uniform``: every document has this many rows (whole documents are gathered at once)."""
-    decoded = isinstance(vectors, RowSource)  # rows decoded from codes (the compressed index)
+    decoded = isinstance(vectors, RowSource)  # rows read on demand: codes (compressed index), segments
     if decoded:
         scored = vectors.score_groups(offsets, batch, groups, aggregate, uniform)
         if scored is not None:  # the codes scored without decoding (adc.py)
@@ -222,25 +223,6 @@ def score_groups(vectors: np.ndarray, offsets: np.ndarray, batch: QueryBatch, gr
             out[start + g] = values.astype(np.float32, copy=False)
         start = end
     return out
-
-
-class RowSource:
-    """Rows that are not in memory as a matrix but decoded on demand (the compressed
-    index's codes): ``shape`` ``(n_rows, dim)`` and ``decode_rows(rows)``, a float32
-    ``[len(rows), dim]`` tensor. ``score_groups`` and ``rerank`` take one in place of the
-    vector matrix; a source that can score its codes without decoding them (lookup tables,
-    ``adc.py``) does so in its own ``score_groups``."""
-
-    shape: tuple[int, int]
-
-    def decode_rows(self, rows: np.ndarray):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def score_groups(self, offsets: np.ndarray, batch: QueryBatch, groups: list[tuple[int, np.ndarray]],
-                     aggregate: str, uniform: int | None) -> list[np.ndarray] | None:
-        """The MaxSim scores of ``rerank.score_groups`` computed from the codes, or None:
-        decode the rows and multiply (the default)."""
-        return None
 
 
 def _source_tensor(vectors: np.ndarray):

@@ -29,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import DiffRetrieverError
+from .row_source import RowSource
 
 #: the name of the segment made of the store folder's own files (the single-file layout)
 ROOT_SEGMENT = "."
@@ -112,14 +113,18 @@ def open_segment(root: Path, name: str) -> Segment:
     return Segment(name, vectors, offsets, docids)
 
 
-class SegmentedVectors:
+class SegmentedVectors(RowSource):
     """The live rows of several memory-mapped matrices as one ``[n_rows, dim]`` matrix.
 
     ``extents`` are ``(matrix, start, stop)`` row ranges, in order. Slicing (``m[a:b]``)
     returns an array (a view when the rows lie in one extent), integer arrays gather rows,
     ``numpy.asarray`` copies the whole (kept for later calls: a reader that needs one
     contiguous matrix pays for it once). ``read_rows`` / ``read_sample`` read with plain file
-    reads, as :class:`~pyserini_diffretriever.dense.store.DenseStore` does for one file."""
+    reads, as :class:`~pyserini_diffretriever.dense.store.DenseStore` does for one file.
+
+    A :class:`~.row_source.RowSource`: the exact rerank of approximate and compressed search
+    (``rerank.score_groups``) gathers the candidates' rows through :meth:`decode_rows` from the
+    segments' memory maps, instead of copying the whole live matrix into memory first."""
 
     def __init__(self, extents: list[tuple[np.ndarray, int, int]], dim: int, dtype) -> None:
         self.extents = [(m, int(a), int(b)) for m, a, b in extents if b > a]
@@ -156,11 +161,28 @@ class SegmentedVectors:
         if isinstance(key, (int, np.integer)):
             row = int(key) + (self.shape[0] if key < 0 else 0)
             return self[row: row + 1][0]
-        rows = np.asarray(key)
+        return self.gather(key)
+
+    def __array__(self, dtype=None, copy=None):
+        if self._whole is None:
+            self._whole = self[0: self.shape[0]]
+        return self._whole if dtype is None else self._whole.astype(dtype, copy=False)
+
+    def decode_rows(self, rows: np.ndarray):
+        """Rows ``rows`` (any order, repeats allowed) as a float32 ``[len(rows), dim]`` tensor:
+        the same values a gather from the merged matrix gives (float16 to float32 is exact)."""
+        import torch  # deferred: the store is read without torch elsewhere
+
+        return torch.from_numpy(self.gather(rows, np.float32))
+
+    def gather(self, rows: np.ndarray, dtype=None) -> np.ndarray:
+        """Rows ``rows`` (any shape of row numbers) as ``dtype`` (default the store's), gathered
+        from each extent's memory map straight into the result."""
+        rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         rows = rows.astype(np.int64, copy=False)
-        out = np.empty(rows.shape + (self.shape[1],), dtype=self.dtype)
+        out = np.empty(rows.shape + (self.shape[1],), dtype=self.dtype if dtype is None else dtype)
         flat = rows.reshape(-1)
         extent = np.searchsorted(self.starts, flat, side="right") - 1
         target = out.reshape(-1, self.shape[1])
@@ -169,11 +191,6 @@ class SegmentedVectors:
             matrix, a, _ = self.extents[int(e)]
             target[where] = matrix[flat[where] - int(self.starts[e]) + a]
         return out
-
-    def __array__(self, dtype=None, copy=None):
-        if self._whole is None:
-            self._whole = self[0: self.shape[0]]
-        return self._whole if dtype is None else self._whole.astype(dtype, copy=False)
 
     def astype(self, dtype, copy: bool = True) -> np.ndarray:
         return np.asarray(self).astype(dtype, copy=copy)
