@@ -2,7 +2,8 @@
 how it is searched): the codec of the passage means and the codec of the residuals are
 trained on a sample of whole passages, then the store is encoded a chunk of whole passages
 at a time, resumably (``.build.json`` after every chunk). ``compressed_build.build_compressed``
-calls it when the codecs ask for per-passage centroids.
+calls it when the codecs ask for per-passage centroids. ``encode_passages`` is the one encoding
+of whole passages with trained codecs, shared with the in-place update (``compressed_update.py``).
 """
 from __future__ import annotations
 
@@ -41,6 +42,25 @@ def doc_chunks(offsets: np.ndarray, chunk_rows: int) -> list[int]:
     return bounds
 
 
+def encode_passages(centroid_index, index, block: np.ndarray, lengths: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode whole passages (``block``: their rows, float32, in order; ``lengths``: rows per
+    passage) with the trained codecs: (residual codes per row, centroid code per passage, the
+    largest decoded residual norm per passage). ``block`` is overwritten with the residuals."""
+    centroid_codes = np.ascontiguousarray(centroid_index.sa_encode(passage_means(block, lengths)), dtype=np.uint8)
+    block -= np.repeat(centroid_index.sa_decode(centroid_codes), lengths, axis=0)
+    codes = np.ascontiguousarray(index.sa_encode(block), dtype=np.uint8)
+    norms = np.linalg.norm(index.sa_decode(codes), axis=1)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    rho = np.maximum.reduceat(norms, starts).astype(np.float32)
+    return codes, centroid_codes, rho
+
+
+def decode_passages(centroid_index, index, codes: np.ndarray, centroid_codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The rows of whole passages as the index holds them: decoded centroid + decoded residual."""
+    return index.sa_decode(codes) + np.repeat(centroid_index.sa_decode(centroid_codes), lengths, axis=0)
+
+
 def _sample_docs(offsets: np.ndarray, rows_wanted: int, rng) -> np.ndarray:
     """Random passages holding about ``rows_wanted`` rows in all, in store order."""
     lengths = np.diff(offsets)
@@ -49,7 +69,10 @@ def _sample_docs(offsets: np.ndarray, rows_wanted: int, rng) -> np.ndarray:
     return np.sort(order[: min(len(order), take)])
 
 
-def _rows_of(offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
+def rows_of(offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """The rows of passages ``docs``, in that order."""
+    if not len(docs):
+        return np.zeros(0, dtype=np.int64)
     return np.concatenate([np.arange(offsets[d], offsets[d + 1]) for d in docs]).astype(np.int64)
 
 
@@ -61,14 +84,15 @@ def centroid_record(store: DenseStore, params: CompressParams, centroid_codec: s
 
 def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, centroid_codec: str, codec: str,
                          record: dict | None = None, progress: Callable[[int], None] | None = None,
-                         log: Callable[[str], None] | None = None) -> Path:
+                         log: Callable[[str], None] | None = None, trained: tuple | None = None) -> Path:
     """Build the per-passage-centroid layout of ``store`` into ``out`` (called by
     ``compressed_build.build_compressed``, which checks for a finished index first and holds
     the build lock). Resumable: after every chunk of whole passages ``.build.json`` records how
-    far it got. ``record``: ``centroid_record``'s (computed when not given)."""
+    far it got. ``record``: ``centroid_record``'s (computed when not given). ``trained``: the
+    (centroid codec, residual codec) to encode with instead of training them."""
     faiss = faiss_module()
     offsets = store.offsets.astype(np.int64)
-    n, n_docs = int(store.vectors.shape[0]), len(store)
+    n = int(store.vectors.shape[0])
     record = record or centroid_record(store, params, centroid_codec, codec)
     chunk_rows = record["chunk_rows"]
     progress_path = out / PROGRESS_FILE
@@ -76,12 +100,16 @@ def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, c
     done = chunks_done(progress_path, record)
     started = time.time()
     have_codecs = (out / CODEC_FILE).is_file() and (out / CENTROID_CODEC_FILE).is_file()
-    if done == 0 or not have_codecs:
+    if (done == 0 or not have_codecs) and trained is not None:
+        done = 0
+        centroid_index, index = trained
+        _start_files(out, store, centroid_index, index, progress_path, dict(record, chunks_done=0, train_seconds=0.0))
+    elif done == 0 or not have_codecs:
         done = 0
         rng = np.random.default_rng(params.seed)
         train_rows = min(n, params.train_size or 65536)
         docs = _sample_docs(offsets, train_rows, rng)
-        sample = store.read_sample(_rows_of(offsets, docs))
+        sample = store.read_sample(rows_of(offsets, docs))
         means = passage_means(sample, np.diff(offsets)[docs])
         if log:
             log(f"passage centroids: training {centroid_codec} on the means of {len(docs)} passages")
@@ -91,14 +119,8 @@ def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, c
         del sample, means, coded
         index = train_codec(codec, residuals, params, log)
         del residuals
-        for name, trained in ((CENTROID_CODEC_FILE, centroid_index), (CODEC_FILE, index)):
-            faiss.write_index(trained, str(out / f".{name}.tmp"))
-            os.replace(out / f".{name}.tmp", out / name)
-        for name, shape, dtype in ((CODES_FILE, (n, index.sa_code_size()), np.uint8),
-                                   (CENTROID_CODES_FILE, (n_docs, centroid_index.sa_code_size()), np.uint8),
-                                   (NORMS_FILE, (n_docs,), np.float32)):
-            np.lib.format.open_memmap(out / name, mode="w+", dtype=dtype, shape=shape).flush()
-        write_json_atomic(progress_path, dict(record, chunks_done=0, train_seconds=round(time.time() - started, 2)))
+        _start_files(out, store, centroid_index, index, progress_path,
+                     dict(record, chunks_done=0, train_seconds=round(time.time() - started, 2)))
     else:
         index = faiss.read_index(str(out / CODEC_FILE))
         centroid_index = faiss.read_index(str(out / CENTROID_CODEC_FILE))
@@ -118,13 +140,8 @@ def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, c
         for number in range(done, len(bounds) - 1):
             d0, d1 = bounds[number], bounds[number + 1]
             r0, r1 = int(offsets[d0]), int(offsets[d1])
-            block = store.read_rows(r0, r1)
-            lengths = np.diff(offsets[d0: d1 + 1])
-            centroid_codes = np.ascontiguousarray(centroid_index.sa_encode(passage_means(block, lengths)), dtype=np.uint8)
-            block -= np.repeat(centroid_index.sa_decode(centroid_codes), lengths, axis=0)
-            codes = np.ascontiguousarray(index.sa_encode(block), dtype=np.uint8)
-            norms = np.linalg.norm(index.sa_decode(codes), axis=1)
-            rho = np.maximum.reduceat(norms, (offsets[d0:d1] - r0).astype(np.int64)).astype(np.float32)
+            codes, centroid_codes, rho = encode_passages(centroid_index, index, store.read_rows(r0, r1),
+                                                         np.diff(offsets[d0: d1 + 1]))
             for name, first, data in ((CODES_FILE, r0, codes), (CENTROID_CODES_FILE, d0, centroid_codes), (NORMS_FILE, d0, rho)):
                 header, row_bytes = files[name]
                 write_rows(handles[name], header + first * row_bytes, data)
@@ -139,4 +156,19 @@ def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, c
                         centroid_code_size=int(centroid_index.sa_code_size()))
 
 
-__all__ = ["build_with_centroids", "centroid_record", "doc_chunks", "passage_means"]
+def _start_files(out: Path, store: DenseStore, centroid_index, index, progress_path: Path, state: dict) -> None:
+    """The codecs written, the code files made at their full size, the progress record at 0."""
+    faiss = faiss_module()
+    for name, codec in ((CENTROID_CODEC_FILE, centroid_index), (CODEC_FILE, index)):
+        faiss.write_index(codec, str(out / f".{name}.tmp"))
+        os.replace(out / f".{name}.tmp", out / name)
+    n, n_docs = int(store.vectors.shape[0]), len(store)
+    for name, shape, dtype in ((CODES_FILE, (n, index.sa_code_size()), np.uint8),
+                               (CENTROID_CODES_FILE, (n_docs, centroid_index.sa_code_size()), np.uint8),
+                               (NORMS_FILE, (n_docs,), np.float32)):
+        np.lib.format.open_memmap(out / name, mode="w+", dtype=dtype, shape=shape).flush()
+    write_json_atomic(progress_path, state)
+
+
+__all__ = ["build_with_centroids", "centroid_record", "decode_passages", "doc_chunks", "encode_passages", "passage_means",
+           "rows_of"]

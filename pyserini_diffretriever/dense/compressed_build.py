@@ -23,7 +23,7 @@ from ..errors import one_line
 from ..integrity import IntegrityError
 from .codec import CompressParams, nlist_of, resolve_layout, train_codec
 from .compressed_folder import (
-    CODEC_FILE, CODES_FILE, COMPRESSED_DIR, INDEX_FILES, PROGRESS_FILE, chunks_done, describe, finish_build,
+    CENTROID_CODEC_FILE, CODEC_FILE, CODES_FILE, COMPRESSED_DIR, INDEX_FILES, PROGRESS_FILE, chunks_done, describe, finish_build,
     progress_record, write_json_atomic, write_rows,
 )
 from .errors import CompressedIndexError
@@ -35,7 +35,8 @@ from .verification import verify_files
 
 def build_compressed(store_dir: str | Path | DenseStore, params: CompressParams | None = None,
                      output: str | Path | None = None, progress: Callable[[int], None] | None = None,
-                     log: Callable[[str], None] | None = None, force: bool = False, verify: str = "fast") -> Path:
+                     log: Callable[[str], None] | None = None, force: bool = False, verify: str = "fast",
+                     codecs_from: str | Path | None = None) -> Path:
     """Compress the dense store at ``store_dir`` (a folder, or a ``DenseStore`` already open)
     into ``output`` (default ``store_dir/compressed``); resumes an interrupted build with the
     same parameters. ``progress`` is called with the rows encoded after every chunk.
@@ -45,18 +46,26 @@ def build_compressed(store_dir: str | Path | DenseStore, params: CompressParams 
     A finished index is never rewritten in place: its rebuild (``force``, or the repair of
     damage) is written beside it and swapped in when complete (``rebuild.py``), so searches
     meanwhile read the old index whole. One build of a folder runs at a time (a second is
-    refused). Returns the folder."""
+    refused). ``codecs_from``: a compressed index folder whose trained codecs encode the store
+    instead of training new ones (its layout and codecs; what an in-place update encodes with).
+    Returns the folder."""
     params = params or CompressParams()
     params.validate()
     store = store_dir if isinstance(store_dir, DenseStore) else DenseStore.open(store_dir, verify)
     out = Path(output) if output is not None else store.root / COMPRESSED_DIR
     n, dim = int(store.vectors.shape[0]), store.dim
-    centroids, codec = resolve_layout(params, dim, n, len(store))
+    trained = None
+    if codecs_from is not None:
+        centroids, codec, trained = trained_codecs(Path(codecs_from), dim)
+    else:
+        centroids, codec = resolve_layout(params, dim, n, len(store))
     if centroids is not None:
         record = centroid_record(store, params, centroids, codec)
     else:
         chunk_rows = params.chunk_rows or max(1024, int(params.memory_gb * (1 << 30) / (dim * 4 * 3)))
         record = progress_record(store, codec, params, chunk_rows, centroids)
+    if codecs_from is not None:  # a build that resumes must have been encoding with the same codecs
+        record["codecs_from"] = str(Path(codecs_from).resolve())
     with BuildLock(out) as lock:
         recover(out)
         finished = (out / "meta.json").is_file() and not (out / PROGRESS_FILE).exists()
@@ -86,12 +95,26 @@ def build_compressed(store_dir: str | Path | DenseStore, params: CompressParams 
             elif target.exists() and log:
                 log(f"resuming the rebuild in {target} ({out} stays in use until it is complete)")
         if centroids is not None:
-            build_with_centroids(store, target, params, centroids, codec, record, progress, log)
+            build_with_centroids(store, target, params, centroids, codec, record, progress, log, trained)
         else:
-            _build_codes(store, target, params, codec, record, progress, log)
+            _build_codes(store, target, params, codec, record, progress, log, trained and trained[1])
         if target != out:
             swap_in(lock, target, out)
     return out
+
+
+def trained_codecs(folder: Path, dim: int) -> tuple[str | None, str, tuple]:
+    """The codecs of the finished compressed index ``folder``: (centroid codec name or None,
+    codec name, (centroid codec or None, codec) as FAISS indexes)."""
+    if not (folder / "meta.json").is_file() or (folder / PROGRESS_FILE).exists():
+        raise CompressedIndexError(f"{folder} holds no finished compressed index to take the codecs from")
+    info = json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("compressed", {})
+    if int(info.get("dim", -1)) != dim:
+        raise CompressedIndexError(f"the codecs of {folder} are for {info.get('dim')} dimensions, the store has {dim}")
+    faiss = faiss_module()
+    centroids = info.get("centroids")
+    centroid_index = faiss.read_index(str(folder / CENTROID_CODEC_FILE)) if centroids else None
+    return centroids, info["codec"], (centroid_index, faiss.read_index(str(folder / CODEC_FILE)))
 
 
 def _resumable(folder: Path, record: dict) -> bool:
@@ -103,8 +126,9 @@ def _resumable(folder: Path, record: dict) -> bool:
 
 
 def _build_codes(store: DenseStore, out: Path, params: CompressParams, codec: str, record: dict,
-                 progress: Callable[[int], None] | None, log: Callable[[str], None] | None) -> Path:
-    """The layout of one code per vector into ``out``: train, then encode chunk by chunk."""
+                 progress: Callable[[int], None] | None, log: Callable[[str], None] | None, trained=None) -> Path:
+    """The layout of one code per vector into ``out``: train (unless ``trained`` is the codec
+    to use), then encode chunk by chunk."""
     n, chunk_rows = int(store.vectors.shape[0]), record["chunk_rows"]
     progress_path = out / PROGRESS_FILE
     out.mkdir(parents=True, exist_ok=True)
@@ -117,9 +141,12 @@ def _build_codes(store: DenseStore, out: Path, params: CompressParams, codec: st
         nlist = nlist_of(codec) or 1
         train_size = min(n, params.train_size or max(65536, 64 * nlist))
         rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
-        sample = store.read_sample(rows)
-        index = train_codec(codec, sample, params, log)
-        del sample
+        if trained is None:
+            sample = store.read_sample(rows)
+            index = train_codec(codec, sample, params, log)
+            del sample
+        else:
+            index = trained
         faiss.write_index(index, str(out / f".{CODEC_FILE}.tmp"))
         os.replace(out / f".{CODEC_FILE}.tmp", out / CODEC_FILE)
         code_size = int(index.sa_code_size())
@@ -151,4 +178,4 @@ def _build_codes(store: DenseStore, out: Path, params: CompressParams, codec: st
     return finish_build(store, out, record, state, code_size=int(index.sa_code_size()))
 
 
-__all__ = ["build_compressed"]
+__all__ = ["build_compressed", "trained_codecs"]

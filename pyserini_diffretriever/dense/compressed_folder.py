@@ -90,21 +90,27 @@ def finish_build(store: DenseStore, out: Path, record: dict, state: dict, **size
     build record and ``sizes``) last, record every file in the folder's manifest, and drop
     the progress record. The files are hashed here, once the build is done, rather than as
     they are written: a build that resumes writes its codes over several runs."""
-    # the live documents' offsets and ids, the bytes the store's own files hold when it is one file
-    # (a store made of segments has no such files: dense/segments.py)
-    np.save(out / "offsets.npy", np.asarray(store.offsets, dtype=np.int64))
-    (out / "docids.txt").write_bytes("".join(f"{d}\n" for d in store.docids).encode("utf-8"))
     info = {k: record[k] for k in ("codec", "centroids", "layout", "n_vectors", "dim", "checkpoint_fingerprint", "seed",
                                    "train_size") if k in record}
     info.update(sizes, format_version=FORMAT_VERSION, chunk_rows=record["chunk_rows"], store_dtype=str(store.vectors.dtype),
                 train_seconds=state.get("train_seconds"))
     # the ids' digest (a store written before manifests has none) marks meta.json as written with a manifest
     ids = store.meta.get("docids_digest") or docids_digest(store.docids)
-    write_json_atomic(out / "meta.json", dict(store.meta, docids_digest=ids, compressed=info))
-    files = sorted(f.name for f in out.iterdir() if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST_NAME)
-    write_manifest(out, files, COMPRESS_COMMAND, replace=True)  # before the progress record goes: a crash re-finishes
-    (out / PROGRESS_FILE).unlink()
+    write_index_record(store, out, dict(store.meta, docids_digest=ids, compressed=info))
+    (out / PROGRESS_FILE).unlink()  # after the manifest: a crash before it re-finishes
     return out
+
+
+def write_index_record(store: DenseStore, out: Path, meta: dict) -> None:
+    """The last files of a compressed folder whose codes are written: the store's offsets and
+    document ids, ``meta.json`` (``meta``) and the manifest of every file in the folder."""
+    # the live documents' offsets and ids, the bytes the store's own files hold when it is one file
+    # (a store made of segments has no such files: dense/segments.py)
+    np.save(out / "offsets.npy", np.asarray(store.offsets, dtype=np.int64))
+    (out / "docids.txt").write_bytes("".join(f"{d}\n" for d in store.docids).encode("utf-8"))
+    write_json_atomic(out / "meta.json", meta)
+    files = sorted(f.name for f in out.iterdir() if f.is_file() and not f.name.startswith(".") and f.name != MANIFEST_NAME)
+    write_manifest(out, files, COMPRESS_COMMAND, replace=True)
 
 
 def folder_bytes(root: Path, names: Sequence[str]) -> int:
@@ -147,5 +153,5 @@ def describe(meta: dict) -> str:
 __all__ = [
     "CENTROID_CODEC_FILE", "CENTROID_CODES_FILE", "CENTROID_LAYOUT", "CODEC_FILE", "CODES_FILE", "COMPRESSED_DIR", "INDEX_FILES",
     "NORMS_FILE", "PROGRESS_FILE", "STORE_FILES", "chunks_done", "describe", "find_compressed", "finish_build", "folder_bytes",
-    "index_bytes", "layout_of", "progress_record", "write_json_atomic", "write_rows",
+    "index_bytes", "layout_of", "progress_record", "write_index_record", "write_json_atomic", "write_rows",
 ]

@@ -1,68 +1,116 @@
-"""Bringing the compressed index (``STORE/compressed``, the layout of one code per vector; the
-per-passage-centroid layout is reported for a rebuild) to the store after
-``encode --update``, with the trained codec: no retraining.
+"""Bringing the compressed index (``STORE/compressed``, either layout) to the store after
+``encode --update``, with the trained codecs: no retraining.
 
 Rows map from the store's live documents at the update the index was built or last updated at
 (``compressed.store_generation`` in its meta.json, 0 before any update) to the store's rows now,
 by each document's place in the segment files (``faiss_update.row_map``): the codes of documents
-that stay are copied unchanged (byte for byte the codes a fresh build with the same codec
+that stay are copied unchanged (byte for byte the codes a fresh build with the same codecs
 writes), those of documents that went are dropped, and the vectors of documents that came are
-encoded with the codec (``sa_encode``). The new folder is written beside the index and swapped
-in (``rebuild.swap_in``), so searches read the old index or the new one whole.
+encoded with the trained codecs. One code per vector: ``sa_encode`` of the vectors. Per-passage
+centroids (``passage_centroids.py``): a passage that stays keeps its centroid code and residual
+bound as well, a passage that came is encoded as the build encodes it
+(``centroid_build.encode_passages``: its mean with the centroid codec, its vectors' residuals to
+the decoded mean with the residual codec). The new folder is written beside the index and
+swapped in (``rebuild.swap_in``), so searches read the old index or the new one whole; the
+update holds the build lock (a second update or build of the folder is refused), and an
+interrupted one leaves the old index, which the same command updates again.
 
 The drift report (``compressed.drift`` in meta.json, printed by ``index.update``) measures
-how far the collection moved from what the codec was trained on: the vectors added since
-training as a share of those it was trained for, and the mean squared reconstruction error
-of the vectors just encoded against that of a sample of the training-time vectors. It says to
-retrain (``index.faiss --compress --force``) when the growth passes ``RETRAIN_GROWTH`` or the
-error ratio passes ``RETRAIN_ERROR_RATIO`` (set from ``benchmarks/bench_update.py``).
+how far the collection moved from what the codecs were trained on: the vectors added since
+training as a share of those the index was built with (``growth``), and the mean squared
+reconstruction error of the vectors just encoded against that of a sample of the vectors the
+index was built with (``error_ratio``; for per-passage centroids the error of centroid +
+residual). It says to retrain (``index.faiss --compress --force``) when the growth passes
+``RETRAIN_GROWTH`` or the error ratio passes ``RETRAIN_ERROR_RATIO`` (both measured with
+``benchmarks/bench_update.py``; docs/updating.md).
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..integrity import write_manifest
-from .compressed_folder import CODEC_FILE, CODES_FILE, COMPRESSED_DIR, write_json_atomic
+from .centroid_build import doc_chunks, encode_passages, rows_of
+from .compressed_folder import (
+    CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CENTROID_LAYOUT, CODEC_FILE, CODES_FILE, COMPRESSED_DIR, NORMS_FILE,
+    layout_of, write_index_record,
+)
 from .errors import CompressedIndexError
 from .faiss_candidates import faiss_module
 from .faiss_update import live_documents, row_map
 from .rebuild import BuildLock, rebuild_folder, recover, swap_in
 from .store import DenseStore
-from .verification import COMPRESS_COMMAND
 
-#: retrain once the collection grew by this share of the vectors the codec was trained for
+#: retrain once the vectors added since training pass this share of those the index was built with
 RETRAIN_GROWTH = 0.5
-#: ... or once new vectors reconstruct this much worse than the training-time ones
+#: ... or once new vectors reconstruct this much worse than the built ones
 RETRAIN_ERROR_RATIO = 1.25
 SAMPLE_ROWS = 4096
 BLOCK_ROWS = 65536
+RETRAIN_COMMAND = "python -m pyserini_diffretriever.index.faiss --index STORE --compress --force"
 
 
-def reconstruction_error(codec, vectors: np.ndarray) -> float:
-    """Mean squared error of ``vectors`` decoded from their codes."""
-    if not len(vectors):
+class Codecs:
+    """The trained codecs of a compressed index: ``centroid`` is None for one code per vector."""
+
+    def __init__(self, codec, centroid=None) -> None:
+        self.codec, self.centroid = codec, centroid
+
+    @classmethod
+    def read(cls, folder: Path, meta: dict) -> "Codecs":
+        faiss = faiss_module()
+        centroid = faiss.read_index(str(folder / CENTROID_CODEC_FILE)) if layout_of(meta) == CENTROID_LAYOUT else None
+        return cls(faiss.read_index(str(folder / CODEC_FILE)), centroid)
+
+    def encode(self, vectors: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, float]:
+        """Encode whole passages (``vectors``: their rows, float32; ``lengths``: rows per passage):
+        (codes per row, centroid code and residual bound per passage or None, the summed squared
+        reconstruction error of the rows)."""
+        if self.centroid is None:
+            codes = np.ascontiguousarray(self.codec.sa_encode(vectors), dtype=np.uint8)
+            centroid_codes = norms = None
+        else:  # ``vectors`` become the residuals to the coded means, whose error is the rows' error
+            codes, centroid_codes, norms = encode_passages(self.centroid, self.codec, vectors, lengths)
+        error = float(np.sum((self.codec.sa_decode(codes) - vectors) ** 2, dtype=np.float64))
+        return codes, centroid_codes, norms, error
+
+
+def reconstruction_error(codecs: Codecs, store: DenseStore, docs: np.ndarray) -> float:
+    """Mean squared error of the rows of passages ``docs`` of ``store`` decoded from their codes."""
+    rows = rows_of(store.offsets, docs)
+    if not len(rows):
         return 0.0
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    decoded = codec.sa_decode(codec.sa_encode(vectors))
-    return float(np.mean(np.sum((decoded - vectors) ** 2, axis=1)))
+    return codecs.encode(store.read_sample(rows), store.lengths()[docs])[3] / len(rows)
 
 
 def drift_report(drift: dict) -> str:
     growth, ratio = drift["growth"], drift.get("error_ratio")
-    advice = "retrain it (`python -m pyserini_diffretriever.index.faiss --index STORE --compress --force`)" \
-        if drift["retrain"] else "no retraining needed yet"
+    advice = f"retrain it (`{RETRAIN_COMMAND}`)" if drift["retrain"] else "no retraining needed yet"
     error = f", reconstruction error of new vectors {ratio:.2f}x the trained ones'" if ratio else ""
     return (f"codec drift: {drift['added_since_training']} vectors added since training "
             f"({100 * growth:.1f}% of the {drift['trained_for']} it was trained for){error}; {advice}")
 
 
+def document_map(store: DenseStore, old: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """For the documents ``old`` (in that order): each one's number in the store now (-1: it
+    went); and the numbers of the store's documents now that are not in ``old``, in order."""
+    now = {doc: i for i, doc in enumerate(live_documents(store))}
+    mapping = np.array([now.pop(doc, -1) for doc in old], dtype=np.int64)
+    return mapping, np.array(sorted(now.values()), dtype=np.int64)
+
+
+def sample_documents(docs: np.ndarray, lengths: np.ndarray, rows: int, seed: int = 0) -> np.ndarray:
+    """Random documents of ``docs`` holding about ``rows`` rows in all, sorted."""
+    order = np.random.default_rng(seed).permutation(docs)
+    take = int(np.searchsorted(np.cumsum(lengths[order]), rows)) + 1
+    return np.sort(order[:take])
+
+
 def update_compressed(store_root: str | Path, generation: int) -> str:
     """Bring ``store_root/compressed`` to the store (whose last update is ``generation``);
     returns what was done, with the drift report."""
-    faiss = faiss_module()
     store = DenseStore.open(store_root)
     out = Path(store_root) / COMPRESSED_DIR
     with BuildLock(out) as lock:
@@ -72,58 +120,85 @@ def update_compressed(store_root: str | Path, generation: int) -> str:
         built_at = int(info.get("store_generation", 0))
         if built_at == generation and int(info.get("n_vectors", -1)) == int(store.offsets[-1]):
             return f"{out}: up to date (update {generation})"
-        if info.get("layout") not in (None, "codes"):  # its per-passage centroids are trained per document
-            return (f"{out}: the {info.get('layout')} layout is not updated in place and no longer matches the "
-                    f"store (searches refuse it); rebuild it with `python -m pyserini_diffretriever.index.faiss "
-                    f"--index {store_root} --compress --force`")
-        codec = faiss.read_index(str(out / CODEC_FILE))
+        codecs = Codecs.read(out, meta)
+        old = live_documents(store, built_at)
+        rows, added_rows = row_map(store, old)
+        docs, added = document_map(store, old)
         codes = np.load(out / CODES_FILE, mmap_mode="r")
-        mapping, added = row_map(store, live_documents(store, built_at))
-        if len(mapping) != codes.shape[0]:
-            raise CompressedIndexError(f"{out} holds {codes.shape[0]} codes, the store had {len(mapping)} vectors "
+        if len(rows) != codes.shape[0]:
+            raise CompressedIndexError(f"{out} holds {codes.shape[0]} codes, the store had {len(rows)} vectors "
                                        f"after update {built_at}; rebuild it with --compress --force")
         work = rebuild_folder(out)
-        work.mkdir(parents=True, exist_ok=True)
-        new = np.lib.format.open_memmap(work / CODES_FILE, mode="w+", dtype=np.uint8,
-                                        shape=(int(store.offsets[-1]), codes.shape[1]))
-        kept = np.flatnonzero(mapping >= 0)
-        for start in range(0, len(kept), BLOCK_ROWS):
-            rows = kept[start: start + BLOCK_ROWS]
-            new[mapping[rows]] = codes[rows]  # the unchanged documents' codes, as they were
-        errors = []
-        for start in range(0, len(added), BLOCK_ROWS):
-            rows = added[start: start + BLOCK_ROWS]
-            vectors = np.ascontiguousarray(store.vectors[rows], dtype=np.float32)
-            new[rows] = codec.sa_encode(vectors)
-            if start == 0:
-                errors.append(reconstruction_error(codec, vectors[:SAMPLE_ROWS]))
-        new.flush()
-        del new
-        (work / CODEC_FILE).write_bytes((out / CODEC_FILE).read_bytes())
-        np.save(work / "offsets.npy", np.asarray(store.offsets, dtype=np.int64))
-        (work / "docids.txt").write_bytes("".join(f"{d}\n" for d in store.docids).encode("utf-8"))
-        trained_for = int(info.get("trained_for", info.get("n_vectors", len(mapping))))
-        if "trained_error" in info:
-            trained_error = info["trained_error"]
-        else:  # measured once, on a sample of the rows the codec was built on
-            sample = np.sort(np.random.default_rng(0).choice(len(mapping), min(SAMPLE_ROWS, len(mapping)), replace=False))
-            old_rows = mapping[sample][mapping[sample] >= 0]
-            trained_error = reconstruction_error(codec, store.vectors[old_rows]) if len(old_rows) else None
-        added_since = int(info.get("added_since_training", 0)) + len(added)
-        growth = added_since / max(trained_for, 1)
-        ratio = (errors[0] / trained_error) if errors and trained_error else None
-        drift = {"trained_for": trained_for, "added_since_training": added_since, "growth": round(growth, 4),
-                 "error_ratio": None if ratio is None else round(ratio, 4),
-                 "retrain": bool(growth > RETRAIN_GROWTH or (ratio or 0) > RETRAIN_ERROR_RATIO)}
-        info = dict(info, n_vectors=int(store.offsets[-1]), store_generation=generation, trained_for=trained_for,
-                    trained_error=trained_error, added_since_training=added_since, drift=drift)
+        shutil.rmtree(work, ignore_errors=True)  # what an interrupted update or rebuild left there
+        work.mkdir(parents=True)
+        tables = {CODES_FILE: (codes, rows)}  # per file: the old table, where each old entry goes now
+        if codecs.centroid is not None:
+            for name in (CENTROID_CODES_FILE, NORMS_FILE):
+                tables[name] = (np.load(out / name, mmap_mode="r"), docs)
+                if tables[name][0].shape[0] != len(docs):
+                    raise CompressedIndexError(f"{out / name} holds {tables[name][0].shape[0]} passages, the store had "
+                                               f"{len(docs)} after update {built_at}; rebuild it with --compress --force")
+        new = {}
+        for name, (table, where) in tables.items():
+            count = int(store.offsets[-1]) if name == CODES_FILE else len(store)
+            new[name] = np.lib.format.open_memmap(work / name, mode="w+", dtype=table.dtype, shape=(count, *table.shape[1:]))
+            kept = np.flatnonzero(where >= 0)
+            for start in range(0, len(kept), BLOCK_ROWS):
+                part = kept[start: start + BLOCK_ROWS]
+                new[name][where[part]] = table[part]  # the unchanged documents' entries, as they were
+        error = encode_added(codecs, store, added, new)
+        for table in new.values():
+            table.flush()
+        del new, tables, codes
+        for name in (CODEC_FILE, CENTROID_CODEC_FILE):
+            if (out / name).is_file():
+                shutil.copyfile(out / name, work / name)
+        drift, trained_error = measure_drift(codecs, store, info, docs, len(rows), int(len(added_rows)), error)
+        info = dict(info, n_vectors=int(store.offsets[-1]), store_generation=generation, trained_for=drift["trained_for"],
+                    trained_error=trained_error, added_since_training=drift["added_since_training"], drift=drift)
         record = {k: v for k, v in store.meta.items() if k not in ("segments", "deletions", "meta_checksum")}
-        write_json_atomic(work / "meta.json", dict(record, compressed=info))
-        files = sorted(f.name for f in work.iterdir() if f.is_file() and not f.name.startswith("."))
-        write_manifest(work, files, COMPRESS_COMMAND, replace=True)
+        write_index_record(store, work, dict(record, compressed=info))
         swap_in(lock, work, out)
-    return (f"{out}: {int(len(mapping) - len(kept))} codes dropped, {len(added)} vectors encoded with the trained "
-            f"codec, {len(kept)} kept unchanged\n{drift_report(drift)}")
+    return (f"{out}: {int(np.sum(rows < 0))} codes dropped, {len(added_rows)} vectors of {len(added)} documents encoded "
+            f"with the trained codecs, {int(np.sum(rows >= 0))} kept unchanged\n{drift_report(drift)}")
 
 
-__all__ = ["RETRAIN_ERROR_RATIO", "RETRAIN_GROWTH", "drift_report", "reconstruction_error", "update_compressed"]
+def encode_added(codecs: Codecs, store: DenseStore, added: np.ndarray, new: dict) -> float:
+    """Encode the passages ``added`` (store numbers) into the new tables, a block of whole
+    passages at a time; returns the summed squared reconstruction error of their rows."""
+    lengths = store.lengths()[added]
+    bounds = doc_chunks(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), BLOCK_ROWS)
+    error = 0.0
+    for b0, b1 in zip(bounds[:-1], bounds[1:]):
+        docs = added[b0:b1]
+        rows = rows_of(store.offsets, docs)
+        codes, centroid_codes, norms, block_error = codecs.encode(store.read_sample(rows), lengths[b0:b1])
+        new[CODES_FILE][rows] = codes
+        if centroid_codes is not None:
+            new[CENTROID_CODES_FILE][docs] = centroid_codes
+            new[NORMS_FILE][docs] = norms
+        error += block_error
+    return error
+
+
+def measure_drift(codecs: Codecs, store: DenseStore, info: dict, docs: np.ndarray, old_rows: int, added_rows: int,
+                  error: float) -> tuple[dict, float | None]:
+    """The drift record (module docstring) and the built vectors' error it compares with.
+    ``docs``: where each document the index held went (``document_map``); ``error``: the
+    summed squared error of the ``added_rows`` new rows."""
+    trained_for = int(info.get("trained_for", info.get("n_vectors", old_rows)))
+    trained_error = info.get("trained_error")
+    if trained_error is None:  # measured once, on a sample of the passages the codecs were built with
+        kept = docs[docs >= 0]
+        sample = sample_documents(kept, store.lengths()[kept], SAMPLE_ROWS) if len(kept) else kept
+        trained_error = reconstruction_error(codecs, store, sample) if len(sample) else None
+    added_since = int(info.get("added_since_training", 0)) + added_rows
+    growth = added_since / max(trained_for, 1)
+    ratio = (error / added_rows / trained_error) if added_rows and trained_error else None
+    return {"trained_for": trained_for, "added_since_training": added_since, "growth": round(growth, 4),
+            "error_ratio": None if ratio is None else round(ratio, 4),
+            "retrain": bool(growth > RETRAIN_GROWTH or (ratio or 0) > RETRAIN_ERROR_RATIO)}, trained_error
+
+
+__all__ = ["BLOCK_ROWS", "Codecs", "RETRAIN_COMMAND", "RETRAIN_ERROR_RATIO", "RETRAIN_GROWTH", "document_map",
+           "drift_report", "encode_added", "measure_drift", "reconstruction_error", "sample_documents", "update_compressed"]

@@ -37,6 +37,7 @@ from pathlib import Path
 from ..cli import HelpFormatter, run_command
 from ..dense.compressed_folder import COMPRESSED_DIR
 from ..dense.faiss_candidates import INDEX_FILE
+from ..dense.rebuild import rebuild_folder
 from ..dense.segments import store_lock
 from ..dense.store import DenseStore
 from ..encode.changes import CHANGES_DIR, ChangeList, ChangeListError, read_changes
@@ -121,7 +122,7 @@ def update_dense(encoded: Path, root: Path) -> list[str]:
 
         record = json.loads((encoded / "corpus.json").read_text(encoding="utf-8"))
         lines.append(update_faiss(root, int(record.get("generation", 0))))
-    if (root / COMPRESSED_DIR / "meta.json").is_file():
+    if any((folder / "meta.json").is_file() for folder in (root / COMPRESSED_DIR, rebuild_folder(root / COMPRESSED_DIR))):
         from ..dense.compressed_update import update_compressed  # deferred: loads FAISS
 
         record = json.loads((encoded / "corpus.json").read_text(encoding="utf-8"))
