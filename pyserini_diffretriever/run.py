@@ -11,11 +11,12 @@ when complete and built from the same corpus and encoder (fingerprints recorded 
 a second run re-encodes nothing; a changed corpus or encoder is refused (a new ``--index-dir`` keeps the old
 encoding; ``--overwrite`` deletes it and rebuilds). Every corpus document is in every index: a document with no text gets a
 placeholder that matches no query (BM25: the contents ``-``, which analyzes to no term).
-Everything is searched in this one process, with one JVM: sparse, dense and hybrid by
-``search.hybrid.HybridSearcher`` from the one encoding of each query (the runs of stock
-``pyserini.search.lucene --impact``, ``search.faiss`` and ``fusion``), BM25 by Pyserini's
-``LuceneSearcher`` (stock ``pyserini.search.lucene --bm25``); only building a Lucene index runs
-stock ``pyserini.index.lucene`` as a child process. The topics are also written as a JSON topics
+Everything is indexed and searched in this one process, with one JVM: the two Lucene indexes by
+Anserini's ``IndexCollection`` with the arguments of stock ``pyserini.index.lucene``
+(``pyserini_bridge.indexer``), sparse, dense and hybrid by ``search.hybrid.HybridSearcher`` from
+the one encoding of each query (the runs of stock ``pyserini.search.lucene --impact``,
+``search.faiss`` and ``fusion``), BM25 by Pyserini's ``LuceneSearcher`` (stock
+``pyserini.search.lucene --bm25``). The topics are also written as a JSON topics
 file (``topics.<split>.json``) and the encoded queries as a cached-query file
 (``queries.cached.jsonl``), for the stock commands: the JSON format is the one Pyserini's topic
 reader picks by file extension before looking for special names (``beir``, ``cacm``) in the path,
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    # RuntimeError: a Pyserini child process that failed, or an index missing documents
+    # RuntimeError: an index missing documents (a failed Lucene build is a DiffRetrieverError)
     return run_command(lambda: run(args), expected=(OSError, ValueError, RuntimeError),
                        interrupted=lambda: INTERRUPTED)
 

@@ -190,7 +190,7 @@ def run_experiment(options: ExperimentOptions) -> dict:
     modes = MODES if has_sparse else ("bm25", "dense")
     if has_sparse:
         timer("index sparse (Lucene impact)", build_lucene, encoded / "sparse", encoded / "lucene", count,
-              options.threads, True, encoder_record(encoded))
+              options.threads, True, encoder_record(encoded), in_process=True)
 
     qids = list(topics)
     queries = timer("encode queries", encoder.encoder.encode, [topics[q] for q in qids], True,
@@ -209,7 +209,7 @@ def run_experiment(options: ExperimentOptions) -> dict:
     bm25_index = indexes / f"{name}-bm25"
     bm25_count = timer("BM25 collection", write_bm25_collection, collection / "corpus.jsonl", bm25_index / "collection")
     timer("index BM25 (Lucene)", build_lucene, bm25_index / "collection", bm25_index / "lucene", bm25_count,
-          options.threads, False)
+          options.threads, False, in_process=True)
     timer("search BM25 (LuceneSearcher, in process)", bm25_search, bm25_index / "lucene", topics, qids, runs["bm25"],
           hits, remove_query, options.threads)
 

@@ -5,9 +5,10 @@ with ``--late-interaction`` each document's dense vectors in the same index (Pys
     python -m pyserini_diffretriever.index.lucene --encoded indexes/scifact --index indexes/scifact/lucene-li \\
         --late-interaction
 
-The impact postings come from stock ``python -m pyserini.index.lucene --collection
-JsonVectorCollection --input DIR/sparse --generator DefaultLuceneDocumentGenerator --impact
---pretokenized`` (run as a child process), so the index is searched by stock
+The impact postings come from Anserini's ``IndexCollection`` run in this process with the
+arguments of stock ``python -m pyserini.index.lucene --collection JsonVectorCollection --input
+DIR/sparse --generator DefaultLuceneDocumentGenerator --impact --pretokenized``
+(``pyserini_bridge.indexer``: one JVM for the whole command), so the index is searched by stock
 ``python -m pyserini.search.lucene --impact --encoder diffretriever-<name>`` exactly as one built by
 hand; the encoder record (``diffretriever-index.json``) is written as
 ``pyserini_diffretriever.index.record`` writes it, so that search refuses another encoder.
@@ -42,7 +43,8 @@ from ..pyserini_bridge.lucene import build_lucene
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pyserini_diffretriever.index.lucene",
-        description="Build the Lucene impact index of an encoded folder (stock pyserini.index.lucene); with "
+        description="Build the Lucene impact index of an encoded folder (Anserini's indexer with stock "
+                    "pyserini.index.lucene's arguments, in this process); with "
                     "--late-interaction also store each document's dense vectors in it, for MaxSim rescoring "
                     "inside Lucene (Pyserini 2.x).",
         formatter_class=HelpFormatter,
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.late_interaction and (index / MARKER).exists():
         print(f"   {index} carries late-interaction vectors: rebuilt without them")
         shutil.rmtree(index)
-    build_lucene(encoded / "sparse", index, count, args.threads, impact=True, encoder=fields)
+    build_lucene(encoded / "sparse", index, count, args.threads, impact=True, encoder=fields, in_process=True)
     if store is None:
         size = index_bytes(index)
         print(f"{index}: {count} documents, {size / 1e6:.1f} MB ({size / count:.0f} bytes per document)")

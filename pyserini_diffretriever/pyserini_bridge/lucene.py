@@ -1,7 +1,9 @@
 """Lucene through stock Pyserini commands: building an index that is reused only while its
 collection is the same, searching it, and the BM25 collection of a corpus.
 
-Each Pyserini command runs in a child process (:func:`pyserini`), as a user would type it;
+Each Pyserini command runs in a child process (:func:`pyserini`), as a user would type it
+(:func:`build_lucene` with ``in_process=True`` runs Anserini's indexer in this process instead:
+:mod:`.indexer`);
 the package's start-up hook prepares Java there. The child never outlives the command that
 started it (:func:`start_child`, :func:`ended_with_us`): it runs in its own process group, which
 is ended when the parent is interrupted (Ctrl-C) or terminated (SIGTERM), and on Linux the kernel
@@ -28,6 +30,7 @@ from tqdm import tqdm
 
 from ..corpus import read_documents
 from ..trec import remove_query_hits, reorder_queries, search_depth
+from .indexer import index_collection, stock_arguments
 
 #: The BM25 contents of a document with no text: the analyzer keeps no term of it (so it matches
 #: no query), and, being non-blank, Anserini does not skip the document as empty.
@@ -198,10 +201,12 @@ def collection_digest(collection: Path) -> str:
 
 
 def build_lucene(collection: Path, index: Path, count: int, threads: int, impact: bool,
-                 encoder: dict | None = None) -> None:
+                 encoder: dict | None = None, in_process: bool = False) -> None:
     """Index ``collection`` into ``index`` unless it already holds exactly this collection
     (:func:`collection_digest`); every document must be indexed. ``encoder``: the encoder fields
-    of the record (``index_record.encoder_record``) that the stock search's encoder check reads."""
+    of the record (``index_record.encoder_record``) that the stock search's encoder check reads.
+    ``in_process``: Anserini's indexer runs in this process's JVM (:func:`.indexer.index_collection`)
+    instead of a stock ``pyserini.index.lucene`` child; the same arguments, the same index."""
     built_from = {"documents": count, "collection": collection_digest(collection)}
     record = {**built_from, **(encoder or {})}
     saved = index_record(index)
@@ -214,10 +219,12 @@ def build_lucene(collection: Path, index: Path, count: int, threads: int, impact
         return
     if index.exists():
         shutil.rmtree(index)  # built from another corpus or encoder, or incomplete: rebuilt from nothing
-    args = ["pyserini.index.lucene", "--collection", "JsonVectorCollection" if impact else "JsonCollection",
-            "--input", str(collection), "--index", str(index), "--generator", "DefaultLuceneDocumentGenerator",
-            "--threads", str(threads)]
-    pyserini(*args, *(["--impact", "--pretokenized"] if impact else []), progress=f"Lucene indexing {count} documents")
+    label = f"Lucene indexing {count} documents"
+    if in_process:
+        index_collection(collection, index, impact=impact, threads=threads, progress=label)
+    else:
+        pyserini("pyserini.index.lucene", *stock_arguments(collection, index, impact=impact, threads=threads),
+                 progress=label)
     indexed = document_count(index)
     if indexed != count:
         raise RuntimeError(f"{index}: {indexed} documents indexed, the corpus has {count}; "

@@ -28,26 +28,13 @@ from types import SimpleNamespace
 from typing import Mapping, Sequence
 
 from .encoder_check import check_index_encoder
-from .jvm import ensure_jvm_environment
-
-#: The JVM option that leaves SIGINT, SIGTERM and SIGHUP to Python (see the module docstring).
-REDUCE_SIGNALS = "-Xrs"
+from .jvm import REDUCE_SIGNALS, prepare_jvm
 
 
 @dataclass(frozen=True)
 class LuceneHit:
     docid: str
     score: float
-
-
-def prepare_jvm() -> None:
-    """Java 21 for pyjnius (:func:`.jvm.ensure_jvm_environment`) and ``-Xrs``, before the JVM
-    starts; nothing once it runs."""
-    ensure_jvm_environment()
-    import jnius_config  # deferred: pyjnius is only needed where Lucene is searched
-
-    if not getattr(jnius_config, "vm_running", False) and REDUCE_SIGNALS not in (jnius_config.options or []):
-        jnius_config.add_options(REDUCE_SIGNALS)
 
 
 def pyserini_lucene():
