@@ -61,6 +61,12 @@ def decode_passages(centroid_index, index, codes: np.ndarray, centroid_codes: np
     return index.sa_decode(codes) + np.repeat(centroid_index.sa_decode(centroid_codes), lengths, axis=0)
 
 
+def training_documents(offsets: np.ndarray, train_size: int | None, seed: int) -> np.ndarray:
+    """The passages (sorted) whose rows train the codecs of a build of a store with
+    ``offsets`` (``CompressParams.train_size`` and ``seed``)."""
+    return _sample_docs(offsets, min(int(offsets[-1]), train_size or 65536), np.random.default_rng(seed))
+
+
 def _sample_docs(offsets: np.ndarray, rows_wanted: int, rng) -> np.ndarray:
     """Random passages holding about ``rows_wanted`` rows in all, in store order."""
     lengths = np.diff(offsets)
@@ -106,9 +112,7 @@ def build_with_centroids(store: DenseStore, out: Path, params: CompressParams, c
         _start_files(out, store, centroid_index, index, progress_path, dict(record, chunks_done=0, train_seconds=0.0))
     elif done == 0 or not have_codecs:
         done = 0
-        rng = np.random.default_rng(params.seed)
-        train_rows = min(n, params.train_size or 65536)
-        docs = _sample_docs(offsets, train_rows, rng)
+        docs = training_documents(offsets, params.train_size, params.seed)
         sample = store.read_sample(rows_of(offsets, docs))
         means = passage_means(sample, np.diff(offsets)[docs])
         if log:
@@ -171,4 +175,4 @@ def _start_files(out: Path, store: DenseStore, centroid_index, index, progress_p
 
 
 __all__ = ["build_with_centroids", "centroid_record", "decode_passages", "doc_chunks", "encode_passages", "passage_means",
-           "rows_of"]
+           "rows_of", "training_documents"]

@@ -117,6 +117,12 @@ def trained_codecs(folder: Path, dim: int) -> tuple[str | None, str, tuple]:
     return centroids, info["codec"], (centroid_index, faiss.read_index(str(folder / CODEC_FILE)))
 
 
+def training_rows(n: int, codec: str, train_size: int | None, seed: int) -> np.ndarray:
+    """The rows (sorted) that train the codec of a build of ``n`` rows (one code per vector)."""
+    train_size = min(n, train_size or max(65536, 64 * (nlist_of(codec) or 1)))
+    return np.sort(np.random.default_rng(seed).choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
+
+
 def _resumable(folder: Path, record: dict) -> bool:
     """Whether ``folder`` holds an unfinished build with the settings of ``record``."""
     try:
@@ -137,12 +143,8 @@ def _build_codes(store: DenseStore, out: Path, params: CompressParams, codec: st
     faiss = faiss_module()
     if done == 0 or not (out / CODEC_FILE).is_file():
         done = 0
-        rng = np.random.default_rng(params.seed)
-        nlist = nlist_of(codec) or 1
-        train_size = min(n, params.train_size or max(65536, 64 * nlist))
-        rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
         if trained is None:
-            sample = store.read_sample(rows)
+            sample = store.read_sample(training_rows(n, codec, params.train_size, params.seed))
             index = train_codec(codec, sample, params, log)
             del sample
         else:
@@ -178,4 +180,4 @@ def _build_codes(store: DenseStore, out: Path, params: CompressParams, codec: st
     return finish_build(store, out, record, state, code_size=int(index.sa_code_size()))
 
 
-__all__ = ["build_compressed", "trained_codecs"]
+__all__ = ["build_compressed", "trained_codecs", "training_rows"]

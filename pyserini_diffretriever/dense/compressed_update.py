@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .centroid_build import doc_chunks, encode_passages, rows_of
+from .centroid_build import doc_chunks, encode_passages, rows_of, training_documents
+from .compressed_build import training_rows
 from .compressed_folder import (
     CENTROID_CODEC_FILE, CENTROID_CODES_FILE, CENTROID_LAYOUT, CODEC_FILE, CODES_FILE, COMPRESSED_DIR, NORMS_FILE,
     layout_of, write_index_record,
@@ -77,18 +78,49 @@ class Codecs:
         return codes, centroid_codes, norms, error
 
 
-def reconstruction_error(codecs: Codecs, store: DenseStore, docs: np.ndarray) -> float:
-    """Mean squared error of the rows of passages ``docs`` of ``store`` decoded from their codes."""
-    rows = rows_of(store.offsets, docs)
+def reconstruction_error(codecs: Codecs, store: DenseStore, docs: np.ndarray, rows: np.ndarray | None = None) -> float:
+    """Mean squared error of the rows of passages ``docs`` of ``store`` decoded from their
+    codes; with one code per vector, of the rows ``rows`` (sorted) when given."""
+    if rows is None:
+        rows = rows_of(store.offsets, docs)
     if not len(rows):
         return 0.0
     return codecs.encode(store.read_sample(rows), store.lengths()[docs])[3] / len(rows)
 
 
+def reference_error(codecs: Codecs, store: DenseStore, info: dict, docs: np.ndarray, rows: np.ndarray,
+                    old_lengths: np.ndarray) -> tuple[float | None, str]:
+    """The error new vectors are compared with: that of a sample of the vectors the index was
+    built with that did not train its codecs (the build's training sample is drawn again from
+    its record: ``training_rows`` / ``training_documents``), as new vectors of the same kind
+    would reconstruct; the training vectors themselves reconstruct better, so only when every
+    vector trained the codecs are they the reference. Returns (error, "held-out" or "training")."""
+    offsets = np.concatenate([[0], np.cumsum(old_lengths)]).astype(np.int64)
+    seed, train_size = int(info.get("seed") or 0), info.get("train_size")
+    rng = np.random.default_rng(0)
+    if codecs.centroid is not None:
+        trained = training_documents(offsets, train_size, seed)
+        for kind, old in (("held-out", np.setdiff1d(np.arange(len(old_lengths)), trained)), ("training", trained)):
+            present = docs[old]
+            present = present[present >= 0]
+            if len(present):
+                return reconstruction_error(codecs, store, sample_documents(present, store.lengths(), SAMPLE_ROWS)), kind
+        return None, "training"
+    trained = training_rows(int(offsets[-1]), str(info.get("codec")), train_size, seed)
+    for kind, old in (("held-out", np.setdiff1d(np.arange(int(offsets[-1])), trained)), ("training", trained)):
+        present = rows[old]
+        present = present[present >= 0]
+        if len(present):
+            sample = np.sort(rng.choice(present, min(SAMPLE_ROWS, len(present)), replace=False))
+            return reconstruction_error(codecs, store, np.zeros(0, dtype=np.int64), sample), kind
+    return None, "training"
+
+
 def drift_report(drift: dict) -> str:
     growth, ratio = drift["growth"], drift.get("error_ratio")
     advice = f"retrain it (`{RETRAIN_COMMAND}`)" if drift["retrain"] else "no retraining needed yet"
-    error = f", reconstruction error of new vectors {ratio:.2f}x the trained ones'" if ratio else ""
+    of = "vectors the codecs were not trained on" if drift.get("error_reference") == "held-out" else "the training vectors"
+    error = f", reconstruction error of new vectors {ratio:.2f}x that of {of}" if ratio else ""
     return (f"codec drift: {drift['added_since_training']} vectors added since training "
             f"({100 * growth:.1f}% of the {drift['trained_for']} it was trained for){error}; {advice}")
 
@@ -102,7 +134,8 @@ def document_map(store: DenseStore, old: list[tuple[int, int]]) -> tuple[np.ndar
 
 
 def sample_documents(docs: np.ndarray, lengths: np.ndarray, rows: int, seed: int = 0) -> np.ndarray:
-    """Random documents of ``docs`` holding about ``rows`` rows in all, sorted."""
+    """Random documents of ``docs`` holding about ``rows`` rows in all (``lengths``: rows per
+    document number), sorted."""
     order = np.random.default_rng(seed).permutation(docs)
     take = int(np.searchsorted(np.cumsum(lengths[order]), rows)) + 1
     return np.sort(order[:take])
@@ -153,9 +186,14 @@ def update_compressed(store_root: str | Path, generation: int) -> str:
         for name in (CODEC_FILE, CENTROID_CODEC_FILE):
             if (out / name).is_file():
                 shutil.copyfile(out / name, work / name)
-        drift, trained_error = measure_drift(codecs, store, info, docs, len(rows), int(len(added_rows)), error)
+        if info.get("trained_error") is None:  # measured once, at the first update
+            old_lengths = np.array([store.segments[s].offsets[p + 1] - store.segments[s].offsets[p] for s, p in old],
+                                   dtype=np.int64)
+            info = dict(info, **dict(zip(("trained_error", "trained_error_reference"),
+                                         reference_error(codecs, store, info, docs, rows, old_lengths))))
+        drift = measure_drift(info, len(rows), int(len(added_rows)), error)
         info = dict(info, n_vectors=int(store.offsets[-1]), store_generation=generation, trained_for=drift["trained_for"],
-                    trained_error=trained_error, added_since_training=drift["added_since_training"], drift=drift)
+                    added_since_training=drift["added_since_training"], drift=drift)
         record = {k: v for k, v in store.meta.items() if k not in ("segments", "deletions", "meta_checksum")}
         write_index_record(store, work, dict(record, compressed=info))
         swap_in(lock, work, out)
@@ -181,24 +219,21 @@ def encode_added(codecs: Codecs, store: DenseStore, added: np.ndarray, new: dict
     return error
 
 
-def measure_drift(codecs: Codecs, store: DenseStore, info: dict, docs: np.ndarray, old_rows: int, added_rows: int,
-                  error: float) -> tuple[dict, float | None]:
-    """The drift record (module docstring) and the built vectors' error it compares with.
-    ``docs``: where each document the index held went (``document_map``); ``error``: the
-    summed squared error of the ``added_rows`` new rows."""
+def measure_drift(info: dict, old_rows: int, added_rows: int, error: float) -> dict:
+    """The drift record (module docstring) of an update that encoded ``added_rows`` new rows
+    with the summed squared error ``error``, into an index of ``old_rows`` rows whose record
+    is ``info`` (with the reference error, ``reference_error``)."""
     trained_for = int(info.get("trained_for", info.get("n_vectors", old_rows)))
     trained_error = info.get("trained_error")
-    if trained_error is None:  # measured once, on a sample of the passages the codecs were built with
-        kept = docs[docs >= 0]
-        sample = sample_documents(kept, store.lengths()[kept], SAMPLE_ROWS) if len(kept) else kept
-        trained_error = reconstruction_error(codecs, store, sample) if len(sample) else None
     added_since = int(info.get("added_since_training", 0)) + added_rows
     growth = added_since / max(trained_for, 1)
     ratio = (error / added_rows / trained_error) if added_rows and trained_error else None
     return {"trained_for": trained_for, "added_since_training": added_since, "growth": round(growth, 4),
             "error_ratio": None if ratio is None else round(ratio, 4),
-            "retrain": bool(growth > RETRAIN_GROWTH or (ratio or 0) > RETRAIN_ERROR_RATIO)}, trained_error
+            "error_reference": info.get("trained_error_reference", "training"),
+            "retrain": bool(growth > RETRAIN_GROWTH or (ratio or 0) > RETRAIN_ERROR_RATIO)}
 
 
 __all__ = ["BLOCK_ROWS", "Codecs", "RETRAIN_COMMAND", "RETRAIN_ERROR_RATIO", "RETRAIN_GROWTH", "document_map",
-           "drift_report", "encode_added", "measure_drift", "reconstruction_error", "sample_documents", "update_compressed"]
+           "drift_report", "encode_added", "measure_drift", "reconstruction_error", "reference_error", "sample_documents",
+           "update_compressed"]
