@@ -20,10 +20,14 @@ from pyserini_diffretriever.dense.store import DenseStore
 from pyserini_diffretriever.encode.changes import latest_changes, read_hashes
 from pyserini_diffretriever.encode.pipeline import LazyEncoder, encode_corpus
 from pyserini_diffretriever.encode.update import KILL_AT_VARIABLE, update_encoding
+from pyserini_diffretriever.index.lucene import main as index_lucene
 from pyserini_diffretriever.index.update import compose, main as index_update
+from pyserini_diffretriever.pyserini_bridge.versions import installed_version
 from conftest import make_corpus, sparse_lines, user_environment, write_test_encoder
 
 REMOVED, EDITED = ("doc05", "doc11", "doc20"), ("doc02", "doc14", "doc29")
+PYSERINI_2 = int((installed_version() or "0").split(".")[0]) >= 2
+needs_pyserini_2 = pytest.mark.skipif(not PYSERINI_2, reason="LateInteractionField needs Pyserini 2.x (Lucene >= 10.3)")
 
 
 @pytest.fixture(scope="module")
@@ -99,23 +103,39 @@ def lucene_hits(index, queries, bm25=False, k=40):
     return {q: sorted((round(h.score, 4), h.docid) for h in searcher.search(q if bm25 else q, k=k)) for q in queries}
 
 
-def test_lucene_and_bm25_indexes_are_updated_in_place(work):
+@pytest.fixture(scope="module")
+def lucene_built(work):
+    """v0's Lucene impact index (built by index.lucene; with the late-interaction field under
+    Pyserini 2.x) and BM25 index in L, brought to v1 by encode --update + index.update (a copy
+    of the v0 impact index kept in L-lucene-v0); v1's built from scratch in B."""
     from pyserini_diffretriever.pyserini_bridge.lucene import build_lucene, write_bm25_collection
 
     w, config, lazy, _ = work
     a = updated_copy(work, "L")
-    build_lucene(a / "sparse", a / "lucene", 30, 1, True)
+    late = ["--late-interaction"] if PYSERINI_2 else []
+    assert index_lucene(["--encoded", str(a), "--index", str(a / "lucene"), "--threads", "1", *late]) == 0
     write_bm25_collection(w / "v0.jsonl", a / "bm25" / "collection")
     build_lucene(a / "bm25" / "collection", a / "bm25" / "lucene", 30, 1, False)
+    shutil.copytree(a / "lucene", w / "L-lucene-v0")
     update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
     assert index_update(["--encoded", str(a), "--lucene", str(a / "lucene"), "--bm25", str(a / "bm25"),
                          "--corpus", str(w / "v1.jsonl")]) == 0
     fresh = w / "B"
-    build_lucene(fresh / "sparse", fresh / "lucene", 31, 1, True)
+    assert index_lucene(["--encoded", str(fresh), "--index", str(fresh / "lucene"), "--threads", "1", *late]) == 0
     write_bm25_collection(w / "v1.jsonl", fresh / "bm25" / "collection")
     build_lucene(fresh / "bm25" / "collection", fresh / "bm25" / "lucene", 31, 1, False)
+    return a, fresh
+
+
+def sparse_queries_of(fresh):
     lines = {line["id"]: line["vector"] for line in sparse_lines(fresh)}
-    sparse_queries = {d: lines[d] for d in ("doc02", "doc07", "new1", "doc29")}
+    return {d: lines[d] for d in ("doc02", "doc07", "new1", "doc29")}
+
+
+def test_lucene_and_bm25_indexes_are_updated_in_place(work, lucene_built):
+    w = work[0]
+    a, fresh = lucene_built
+    sparse_queries = sparse_queries_of(fresh)
     got = lucene_hits(a / "lucene", sparse_queries)
     assert got == lucene_hits(fresh / "lucene", sparse_queries) and all(got.values())
     text_queries = {"lemon ship": None, "citrus fruit": None, "protein cell membrane": None}
@@ -125,6 +145,136 @@ def test_lucene_and_bm25_indexes_are_updated_in_place(work):
     # applied once: the same command again finds every index up to date
     assert index_update(["--encoded", str(a), "--lucene", str(a / "lucene")]) == 0
     assert lucene_hits(a / "lucene", sparse_queries) == lucene_hits(fresh / "lucene", sparse_queries)
+
+
+def late_searcher(index, encoder):
+    """search.hybrid --rerank late-interaction: the impact query's top 40 rescored by MaxSim inside Lucene."""
+    from pyserini_diffretriever.search.hybrid import HybridSearcher
+
+    return HybridSearcher(index, None, encoder, rerank="late-interaction", rerank_depth=40)
+
+
+TEXT_QUERIES = ["lemon ship", "citrus fruit scurvy", "protein cell membrane", "gene virus mutation"]
+
+
+def hybrid_hits(searcher, k=40):
+    found = searcher.batch_search(TEXT_QUERIES, [f"q{i}" for i in range(len(TEXT_QUERIES))], k=k)
+    return {q: [(h.docid, round(h.score, 5), h.sparse_score and round(h.sparse_score, 4),
+                 h.dense_score and round(h.dense_score, 5)) for h in hits] for q, hits in found.items()}
+
+
+def test_hybrid_search_after_an_update_equals_a_fresh_build(work, lucene_built):
+    """HybridSearcher (one encoding per query, Lucene impact + exact MaxSim, min-max fusion) over
+    the updated sparse and dense indexes: the fresh build's documents and scores, per query."""
+    from pyserini_diffretriever.search.hybrid import HybridSearcher
+
+    encoder = work[2].encoder
+    a, fresh = lucene_built
+    found = {}
+    for name, root in (("updated", a), ("fresh", fresh)):
+        found[name] = hybrid_hits(HybridSearcher(root / "lucene", root / "dense", encoder, depth=40))
+    assert found["updated"] == found["fresh"]
+    assert all(found["updated"].values())
+    assert not {h[0] for hits in found["updated"].values() for h in hits} & set(REMOVED)
+
+
+@needs_pyserini_2
+def test_the_late_interaction_index_is_updated_in_place(work, lucene_built):
+    """The index built with --late-interaction, updated: the rerank inside Lucene returns the
+    fresh build's documents and scores, its marker is the fresh build's, every live document has
+    vectors (finish_vectors_update checks it)."""
+    from pyserini_diffretriever.late_interaction import read_marker, store_marker
+
+    encoder = work[2].encoder
+    a, fresh = lucene_built
+    found = {name: hybrid_hits(late_searcher(root / "lucene", encoder)) for name, root in (("updated", a), ("fresh", fresh))}
+    assert found["updated"] == found["fresh"] and all(found["updated"].values())
+    assert not {h[0] for hits in found["updated"].values() for h in hits} & set(REMOVED)
+    mine, theirs = read_marker(a / "lucene"), read_marker(fresh / "lucene")
+    assert {k: mine[k] for k in store_marker(DenseStore.open(a / "dense"))} == store_marker(DenseStore.open(a / "dense"))
+    ignore = ("seconds", "lucene", "docids_digest")  # the digest follows store order: updates append
+    assert {k: v for k, v in mine.items() if k not in ignore} == {k: v for k, v in theirs.items() if k not in ignore}
+    assert mine["documents"] == 31
+
+
+@needs_pyserini_2
+@pytest.mark.parametrize("point", ["before-commit", "after-commit"])
+def test_an_interrupted_late_interaction_update_is_finished_by_the_same_command(work, lucene_built, point,
+                                                                             monkeypatch, tmp_path):
+    """Interrupted before Lucene's commit, the index is at v0 (its hits those of the v0 copy);
+    after the commit but before the marker and the record, at v1; either way the same command
+    then finishes it to the fresh build's state."""
+    import pyserini_diffretriever.index.update as update_module
+    from pyserini_diffretriever.late_interaction import read_marker
+
+    w = work[0]
+    a, fresh = lucene_built
+    index = tmp_path / "lucene"
+    shutil.copytree(w / "L-lucene-v0", index)
+    hook = "set_vectors" if point == "before-commit" else "finish_vectors_update"
+    real = getattr(update_module, hook)
+
+    def interrupted(*args, **kwargs):
+        if point == "before-commit":
+            real(*args, **kwargs)  # buffered in the writer, never committed
+        raise KeyboardInterrupt(point)
+
+    monkeypatch.setattr(update_module, hook, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        update_module.update_indexes(a, lucene=index)
+    monkeypatch.setattr(update_module, hook, real)
+    queries = sparse_queries_of(fresh)
+    expected = w / "L-lucene-v0" if point == "before-commit" else fresh / "lucene"
+    assert lucene_hits(index, queries) == lucene_hits(expected, queries)
+    assert read_marker(index)["documents"] == 30  # the marker is written after the commit
+    assert index_update(["--encoded", str(a), "--lucene", str(index)]) == 0
+    assert lucene_hits(index, queries) == lucene_hits(fresh / "lucene", queries)
+    assert read_marker(index)["documents"] == 31
+    encoder = work[2].encoder
+    assert hybrid_hits(late_searcher(index, encoder)) == hybrid_hits(late_searcher(fresh / "lucene", encoder))
+
+
+def test_the_qdrant_edge_collection_updated_by_the_change_list_searches_like_a_fresh_export(work, tmp_path):
+    """export.qdrant --edge of v0, encode --update, export.qdrant --changes latest: search.qdrant's
+    runs in every mode (sparse, dense, hybrid and the three server-side ones) equal those of a fresh
+    export of the from-scratch v1 encoding: the same documents with the same scores per query."""
+    pytest.importorskip("qdrant_edge")
+    from pyserini_diffretriever.export.qdrant.__main__ import main as export_qdrant
+    from pyserini_diffretriever.search.qdrant.__main__ import main as search_qdrant
+    from pyserini_diffretriever.trec import read_run
+
+    w, config, lazy, encoder_path = work
+    a = updated_copy(work, "Q")
+    target = ["--collection", "living", "--batch-size", "8"]
+    assert export_qdrant(["--encoded", str(a), *target, "--edge", str(tmp_path / "updated")]) == 0
+    update_encoding(w / "v1.jsonl", config, a, chunk_size=8, encoder=lazy, progress=False)
+    assert export_qdrant(["--encoded", str(a), "--changes", "latest", *target, "--edge", str(tmp_path / "updated")]) == 0
+    assert export_qdrant(["--encoded", str(w / "B"), *target, "--edge", str(tmp_path / "fresh")]) == 0
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join(f"q{i}\t{text}\n" for i, text in enumerate(TEXT_QUERIES)))
+    runs = {}
+    for name in ("updated", "fresh"):
+        out = tmp_path / f"runs-{name}"
+        assert search_qdrant(["--collection", "living", "--edge", str(tmp_path / name), "--topics", str(topics),
+                              "--encoder", str(encoder_path), "--mode", "all", "--hits", "40",
+                              "--output", str(out)]) == 0
+        runs[name] = {path.stem: {q: sorted((round(score, 4), doc) for doc, score in hits.items())
+                                  for q, hits in read_run(path).items()} for path in sorted(out.glob("*.trec"))}
+    assert len(runs["updated"]) == 6 and runs["updated"] == runs["fresh"]
+    for mode, run in runs["updated"].items():
+        assert all(run.get(f"q{i}") for i in range(len(TEXT_QUERIES))), mode
+        assert not {doc for hits in run.values() for _, doc in hits} & set(REMOVED), mode
+
+
+@pytest.mark.skipif(PYSERINI_2, reason="the refusal under Pyserini 1.x")
+def test_a_late_interaction_index_is_refused_under_pyserini_1(work, lucene_built, tmp_path, capsys):
+    a, _ = lucene_built
+    index = tmp_path / "lucene"
+    shutil.copytree(a / "lucene", index)
+    (index / "diffretriever-late-interaction.json").write_text(json.dumps({"dim": 16}))
+    assert index_update(["--encoded", str(a), "--lucene", str(index)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: late interaction") and "needs Pyserini 2.x" in err[0]
 
 
 def test_the_faiss_index_is_updated_in_place(work, faiss_one_thread):
