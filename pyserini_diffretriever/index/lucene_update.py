@@ -1,8 +1,9 @@
 """Applying a change list to a Lucene index in place, through Lucene's own ``IndexWriter``.
 
-The new versions of added and edited documents are indexed by stock ``pyserini.index.lucene``
-(the same collection kind and flags as the index was built with, so every field, posting and
-norm is exactly what a full build writes) into a small delta index; then one ``IndexWriter``
+The new versions of added and edited documents are indexed by Anserini's own indexer, run in
+this process with stock ``pyserini.index.lucene``'s arguments (``pyserini_bridge.indexer``: the
+same collection kind and flags as the index was built with, so every field, posting and norm is
+exactly what a full build writes) into a small delta index; then one ``IndexWriter``
 on the index deletes by the id term every document whose old version goes or whose new
 version comes (``deleteDocuments(Term("id", ...))``: Lucene's update-by-term, split in its two
 halves so that the new documents come from Anserini's own generator), adds the delta
@@ -19,7 +20,9 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..pyserini_bridge.lucene import INDEX_RECORD, collection_digest, document_count, index_record, pyserini
+from ..pyserini_bridge.indexer import index_collection
+from ..pyserini_bridge.jvm import prepare_jvm
+from ..pyserini_bridge.lucene import INDEX_RECORD, collection_digest, document_count, index_record
 
 ID_FIELD = "id"  # Anserini's collection-id field (Constants.ID)
 WORK_DIR = ".diffretriever-update"
@@ -42,6 +45,7 @@ def write_delta_collection(sources: Iterable[Path], ids: set[str], folder: Path)
 
 def lucene_writer_classes():
     """Lucene's writer classes (starts the JVM through Pyserini, whose import hook sets Java up)."""
+    prepare_jvm()  # -Xrs when this starts the JVM, as for the package's other in-process Lucene work
     from pyserini.pyclass import autoclass  # deferred: starts the JVM
 
     names = {"FSDirectory": "org.apache.lucene.store.FSDirectory", "Paths": "java.nio.file.Paths",
@@ -70,11 +74,8 @@ def apply_to_lucene(index: Path, collection_files: list[Path], upserts: list[str
                 raise RuntimeError(f"{index}: {len(set(upserts)) - found} updated document(s) have no line in the "
                                    f"collection; run the encode --update again")
             delta = work / "delta"
-            args = ["pyserini.index.lucene", "--collection", "JsonVectorCollection" if impact else "JsonCollection",
-                    "--input", str(work / "collection"), "--index", str(delta), "--generator",
-                    "DefaultLuceneDocumentGenerator", "--threads", str(threads)]
-            pyserini(*args, *(["--impact", "--pretokenized"] if impact else []),
-                     progress=f"Lucene indexing {found} updated documents")
+            index_collection(work / "collection", delta, impact=impact, threads=threads,
+                             progress=f"Lucene indexing {found} updated documents")
         c = lucene_writer_classes()
         directory = c["FSDirectory"].open(c["Paths"].get(str(index.resolve())))
         config = c["IndexWriterConfig"]()

@@ -8,7 +8,8 @@ Each index records the last change list applied to it, and gets every later one 
 document id: an id added then edited is added, added then deleted is nothing). Per index kind:
 
 ``--lucene``   the impact index of ``DIR/sparse`` (Lucene's IndexWriter: delete by id term, the
-               new versions indexed by stock Pyserini and added; ``index/lucene_update.py``).
+               new versions indexed by Anserini's indexer with stock Pyserini's arguments, in
+               this process, and added; ``index/lucene_update.py``).
                An index built with ``index.lucene --late-interaction`` also gets each added
                or edited document's vectors from the dense store as its LateInteractionField,
                in the same commit (Pyserini 2.x; ``late_interaction/update.py``).
