@@ -4,8 +4,8 @@ late-interaction index against the fused hybrid, on SciFact (test), Cranfield an
 For each collection, from its encode output folder (diffretriever-default):
 
 * ``python -m pyserini_diffretriever.index.lucene`` builds the impact index, then (a fresh folder)
-  the index with ``--late-interaction``: build seconds (each command as a user runs it, JVM start
-  included) and Lucene bytes per document of each;
+  the index with ``--late-interaction``: build seconds (each command as a user runs it, its one JVM's
+  start included: Anserini's indexer runs in the command's process) and Lucene bytes per document of each;
 * the test queries are encoded once (one forward pass gives the sparse vector and the K_q
   vectors); ``LateInteractionSearcher`` searches them one at a time, the impact query's top 1000
   rescored by MaxSim in Lucene, ranked by MaxSim alone and by the combined score (min-max,
@@ -128,6 +128,11 @@ def collection(name: str, path: Path, encoded: Path, work: Path, encoder, run_re
     return result
 
 
+def uptime() -> str:
+    """The load averages (1, 5, 15 min) as ``uptime`` prints them."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _run_ndcg(path: Path) -> dict:
     """nDCG@10 per run of ``python -m pyserini_diffretriever.run``'s results.json."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -145,6 +150,7 @@ def main(argv=None) -> int:
                         help="folder with <name>/results.json of `run` on each collection (optional cross-check)")
     parser.add_argument("--work", default="indexes/bench-late-interaction", help="where the indexes are built")
     args = parser.parse_args(argv)
+    uptime_before = uptime()  # a shared machine: the figures are read with its load
     encoder = build_encoder_from_config("diffretriever-default", device="cpu")
     results = {}
     for item in args.encoded:
@@ -153,8 +159,8 @@ def main(argv=None) -> int:
         results[name] = collection(name, Path(args.data) / name, Path(folder), Path(args.work), encoder, run_results)
     out = {
         "command": "make bench-late-interaction",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs: load average "
-                   f"{os.getloadavg()[0]:.1f} at the end)",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs, not idle (`uptime` "
+                   f"{uptime_before} before the run, {uptime()} after)",
         "encoder": "diffretriever-default", "collections": results, "configurations": configurations(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ three programs (stock ``pyserini.search.lucene --impact --encoder``, ``search.fa
 is the ratio of the wall times (the two hybrid runs are compared too).
 
 What it builds, under ``--work`` (reused when there): the Lucene impact index of ``--encoded``
-(stock ``pyserini.index.lucene``), the BM25 index of the corpus, a copy of the dense store with
+(Anserini's indexer in this process, with stock ``pyserini.index.lucene``'s arguments), the BM25
+index of the corpus, a copy of the dense store with
 its compressed index (``index.faiss --compress``) and the ONNX export of the encoder.
 Writes ``benchmarks/results/serve.json`` and ``serve_latency.png``; the last line printed is
 one JSON object (``total_ms_p50_b1``, ``total_ms_p95_b1``, ``queries_per_s_b32``,
@@ -52,10 +53,10 @@ def ensure_indexes(encoded: Path, corpus: Path, work: Path, encoder: str) -> dic
     work.mkdir(parents=True, exist_ok=True)
     count = json.loads((encoded / "corpus.json").read_text())["documents"]
     impact = work / "lucene"
-    build_lucene(encoded / "sparse", impact, count, 1, True, encoder_record(encoded))
+    build_lucene(encoded / "sparse", impact, count, 1, True, encoder_record(encoded), in_process=True)
     bm25 = work / "bm25"
     bm25_count = write_bm25_collection(corpus, bm25 / "collection")
-    build_lucene(bm25 / "collection", bm25 / "lucene", bm25_count, 1, False)
+    build_lucene(bm25 / "collection", bm25 / "lucene", bm25_count, 1, False, in_process=True)
     compressed = work / "compressed" / "dense"
     if not (compressed / "compressed").is_dir():
         shutil.rmtree(compressed.parent, ignore_errors=True)
@@ -74,6 +75,11 @@ def command(*argv: str) -> float:
     if done.returncode != 0:
         raise SystemExit(f"python -m {' '.join(argv)} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
     return time.perf_counter() - started
+
+
+def uptime() -> str:
+    """The load averages (1, 5, 15 min) as ``uptime`` prints them."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def timed(fn, *args):
@@ -196,6 +202,7 @@ def main(argv=None) -> int:
     if not (collection / "corpus.jsonl").is_file() or not (encoded / "encoder.json").is_file():
         raise SystemExit(f"needs {collection}/corpus.jsonl and the encoding of it in {encoded} "
                          f"(python -m pyserini_diffretriever.encode --corpus ... --output {encoded})")
+    uptime_before = uptime()  # a shared machine: the figures are read with its load
     topics, qrels = beir_split(collection, args.split)
     qids, texts = list(topics), list(topics.values())
     paths = ensure_indexes(encoded, collection / "corpus.jsonl", work, args.encoder)
@@ -217,7 +224,10 @@ def main(argv=None) -> int:
     print("== three programs vs one process (cold starts)", flush=True)
     route = routes(paths, encoded, work, args.encoder, topics, qrels, args.hits)
 
-    report = {"source": "`make bench-serve` (benchmarks/bench_serve.py)", "machine": f"{os.cpu_count()} CPUs",
+    uptime_after = uptime()
+    report = {"source": "`make bench-serve` (benchmarks/bench_serve.py)",
+              "machine": f"{os.cpu_count()} CPUs shared with other jobs, not idle (`uptime` {uptime_before} "
+                         f"before the run, {uptime_after} after)",
               "load_average": {"start": load_at_start, "end": round(os.getloadavg()[0], 1)},
               "collection": f"{collection.name} {args.split}", "encoder": args.encoder, "queries": len(qids),
               "documents": exact.sparse.num_docs, "hits": args.hits, "lucene_threads": args.threads,

@@ -29,17 +29,19 @@ from conftest import make_corpus, user_environment
 PY = sys.executable
 K = 30  # every document of the sample: whole rankings are compared
 
-BUILD_AND_SEARCH = textwrap.dedent('''
+#: Prefix of the child scripts: every process started (``subprocess.Popen``) is listed in ``started``.
+COUNT_POPEN = textwrap.dedent('''
     import json, subprocess, sys
-    from pathlib import Path
-
     started = []
     original = subprocess.Popen.__init__
     def counted(self, args, *rest, **options):
         started.append(str(args))
         return original(self, args, *rest, **options)
     subprocess.Popen.__init__ = counted
+''')
 
+BUILD_AND_SEARCH = COUNT_POPEN + textwrap.dedent('''
+    from pathlib import Path
     from pyserini_diffretriever.pyserini_bridge.indexer import index_collection
     from pyserini_diffretriever.pyserini_bridge.searchers import BM25Searcher, ImpactSearcher
     from pyserini_diffretriever.trec import RunWriter
@@ -74,14 +76,8 @@ BUILD_AND_SEARCH = textwrap.dedent('''
     (work / "report.json").write_text(json.dumps(report))
 ''')
 
-COUNT_CHILDREN = textwrap.dedent('''
-    import json, runpy, subprocess, sys
-    started = []
-    original = subprocess.Popen.__init__
-    def counted(self, args, *rest, **options):
-        started.append(str(args))
-        return original(self, args, *rest, **options)
-    subprocess.Popen.__init__ = counted
+COUNT_CHILDREN = COUNT_POPEN + textwrap.dedent('''
+    import runpy
     report, sys.argv = sys.argv[1], ["pyserini_diffretriever.run"] + sys.argv[2:]
     try:
         runpy.run_module("pyserini_diffretriever.run", run_name="__main__", alter_sys=True)
