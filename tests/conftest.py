@@ -1,6 +1,8 @@
 """Shared fixtures: small random checkpoints with the real layouts, written once per session."""
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,6 +217,20 @@ def demo_encoded(demo_dir, demo_corpus):
     out = demo_dir / "encoded"
     assert encode(["--corpus", str(demo_corpus[0]), "--encoder", "diffretriever-default", "--output", str(out)]) == 0
     return EncodedFolder.open(out)
+
+
+@pytest.fixture(scope="session")
+def demo_lucene(demo_dir, demo_encoded):
+    """The sample's sparse folder indexed by stock ``pyserini.index.lucene --impact`` (one thread,
+    no encoder record), built once for the session: test_qdrant_commands, test_late_interaction and
+    test_hybrid_search (which records its encoder in a copy) search it. Read it; copy to change it."""
+    index = demo_dir / "lucene-stock"
+    done = subprocess.run([sys.executable, "-m", "pyserini.index.lucene", "--collection", "JsonVectorCollection",
+                           "--input", str(demo_encoded.root / "sparse"), "--index", str(index), "--generator",
+                           "DefaultLuceneDocumentGenerator", "--threads", "1", "--impact", "--pretokenized"],
+                          capture_output=True, text=True, timeout=900, env=user_environment())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return index
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ tests is this pytest process's.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,16 +38,13 @@ def run_module(*argv: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, demo_encoded, demo_topics):
-    """The sample's Lucene impact index (with its encoder record), the topics as JSON, and the
-    stock impact run over them."""
+def built(tmp_path_factory, demo_encoded, demo_topics, demo_lucene):
+    """The sample's Lucene impact index (a copy of conftest's demo_lucene, with its encoder record),
+    the topics as JSON, and the stock impact run over them."""
     work = tmp_path_factory.mktemp("hybrid")
     encoded = demo_encoded.root
     index = work / "lucene"
-    done = run_module("pyserini.index.lucene", "--collection", "JsonVectorCollection", "--input",
-                      str(encoded / "sparse"), "--index", str(index), "--generator", "DefaultLuceneDocumentGenerator",
-                      "--threads", "1", "--impact", "--pretokenized")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    shutil.copytree(demo_lucene, index)
     done = run_module("pyserini_diffretriever.index.record", "--index", str(index), "--encoded", str(encoded))
     assert done.returncode == 0, done.stderr[-2000:]
     topics = work / "topics.json"

@@ -46,14 +46,11 @@ def encoded(demo_encoded) -> Path:
 
 
 @pytest.fixture(scope="module")
-def indexes(tmp_path_factory, encoded):
-    """The stock-built index, index.lucene's plain index and (Pyserini 2.x) its late-interaction one."""
+def indexes(tmp_path_factory, encoded, demo_lucene):
+    """The stock-built index (conftest's demo_lucene), index.lucene's plain index and (Pyserini 2.x)
+    its late-interaction one."""
     root = tmp_path_factory.mktemp("late-interaction")
-    stock = root / "stock"
-    subprocess.run([PY, "-m", "pyserini.index.lucene", "--collection", "JsonVectorCollection", "--input",
-                    str(encoded / "sparse"), "--index", str(stock), "--generator", "DefaultLuceneDocumentGenerator",
-                    "--threads", "1", "--impact", "--pretokenized"], check=True, env=user_environment(),
-                   capture_output=True, timeout=SEARCH_TIMEOUT)
+    stock = demo_lucene
     plain = root / "plain"
     assert index_lucene(["--encoded", str(encoded), "--index", str(plain), "--threads", "1"]) == 0
     built = {"stock": stock, "plain": plain}

@@ -15,29 +15,26 @@ from conftest import N_DOCS, searcher_for  # noqa: E402
 TIMEOUT = 900  # a child Pyserini process; the shared 2-core machine has been seen 10x slower than idle
 
 
-def lucene_sparse_run(demo_dir, demo_encoded, demo_topics, demo_queries) -> dict:
-    """Stock Pyserini: Lucene impact index of the encoded sparse folder, searched with the
-    same query vectors (cached-query JSONL)."""
-    index, run, cached = demo_dir / "lucene", demo_dir / "lucene.trec", demo_dir / "queries.cached.jsonl"
+def lucene_sparse_run(demo_dir, demo_lucene, demo_topics, demo_queries) -> dict:
+    """Stock Pyserini: Lucene impact index of the encoded sparse folder (conftest's demo_lucene),
+    searched with the same query vectors (cached-query JSONL)."""
+    index, run, cached = demo_lucene, demo_dir / "lucene.trec", demo_dir / "queries.cached.jsonl"
     qids, out = demo_queries
     with open(cached, "w", encoding="utf-8") as handle:
         for qid, vector in zip(qids, out.sparse):
             handle.write(json.dumps({"id": qid, "contents": demo_topics[1][qid], "vector": vector}) + "\n")
-    for argv in (["pyserini.index.lucene", "--collection", "JsonVectorCollection", "--input", str(demo_encoded.root / "sparse"),
-                  "--index", str(index), "--generator", "DefaultLuceneDocumentGenerator", "--threads", "1", "--impact",
-                  "--pretokenized"],
-                 ["pyserini.search.lucene", "--index", str(index), "--topics", str(demo_topics[0]), "--impact", "--encoder",
-                  str(cached), "--min-idf", "-1", "--hits", str(N_DOCS), "--output", str(run)]):
-        done = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=TIMEOUT, cwd=demo_dir)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    argv = ["pyserini.search.lucene", "--index", str(index), "--topics", str(demo_topics[0]), "--impact", "--encoder",
+            str(cached), "--min-idf", "-1", "--hits", str(N_DOCS), "--output", str(run)]
+    done = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=TIMEOUT, cwd=demo_dir)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     from pyserini_diffretriever.trec import read_run
 
     return read_run(run)
 
 
 @pytest.fixture(scope="module")
-def lucene_run(demo_dir, demo_encoded, demo_topics, demo_queries):
-    return lucene_sparse_run(demo_dir, demo_encoded, demo_topics, demo_queries)
+def lucene_run(demo_dir, demo_lucene, demo_topics, demo_queries):
+    return lucene_sparse_run(demo_dir, demo_lucene, demo_topics, demo_queries)
 
 
 def test_sparse_scores_equal_lucene_impact_scores(qdrant_exported, default_encoder, demo_queries, lucene_run):
