@@ -289,3 +289,22 @@ def test_an_update_killed_anywhere_is_finished_by_the_same_command(updated, tmp_
 
 def _same(one: dict, other: dict) -> bool:
     return list(one) == list(other) and all(all(np.array_equal(x, y) for x, y in zip(one[d], other[d])) for d in one)
+
+
+@pytest.mark.parametrize("centroids", ["IVF4,SQ8", None])
+def test_the_drift_report_says_retrain_past_its_thresholds(centroids):
+    """The advice turns at the thresholds: the error ratio of the layout, the growth."""
+    from pyserini_diffretriever.dense.compressed_update import (
+        RETRAIN_ERROR_RATIO, RETRAIN_GROWTH, drift_report, measure_drift,
+    )
+
+    info = {"centroids": centroids, "codec": "PQ4", "n_vectors": 1000, "trained_error": 2.0,
+            "trained_error_reference": "held-out"}
+    limit = RETRAIN_ERROR_RATIO
+    below, above = (measure_drift(info, 1000, 100, 100 * 2.0 * limit * f) for f in (0.99, 1.01))
+    assert below["error_ratio"] == round(0.99 * limit, 4) and not below["retrain"] and above["retrain"]
+    assert "no retraining needed yet" in drift_report(below) and "not trained on" in drift_report(below)
+    assert "retrain it (`python -m pyserini_diffretriever.index.faiss" in drift_report(above)
+    grown = int(1000 * RETRAIN_GROWTH)
+    at, past = (measure_drift(info, 1000, n, n * 2.0) for n in (grown, grown + 1))  # error ratio 1
+    assert not at["retrain"] and past["retrain"] and past["growth"] == round((grown + 1) / 1000, 4)
