@@ -4,12 +4,17 @@
    third deleted, a third added), brought up to date by ``encode --update`` + ``index.update``
    (Lucene impact index) from the full encoding, against encoding the changed corpus from
    scratch and indexing it with Lucene. Ratio = update / rebuild.
-2. The compressed index after growth without retraining: the codec trained on a random half
-   of SciFact, the collection then grown by 10%, 30% and 100% of that half (segments appended
-   to the store, ``index.update``'s compressed update: the new vectors encoded with the trained
-   codec), nDCG@10 on SciFact test against a codec retrained on the grown collection and
-   against exact MaxSim; with the drift report's figures. (The vectors are the cached
-   encoding's, so nothing here depends on re-encoding.)
+2. The compressed index after growth without retraining, both layouts (``--layouts``): the codecs
+   trained on a random half of SciFact, the collection then grown by 10%, 30% and 100% of that
+   half (``--grows``) or by a whole other collection (``--shifted``: Cranfield, CISI), as segments
+   appended to the store, and updated by ``index.update``'s compressed update (new vectors encoded
+   with the trained codecs); ``--part compressed_reverse``: codecs trained on another collection
+   (``--trained-on``), grown by all of SciFact. nDCG@10 on SciFact train (where the drift report's
+   thresholds are chosen) and test, and on the added collection's own queries, against codecs
+   retrained on the grown collection and against exact MaxSim; with the drift report's figures.
+   (The vectors are the cached encodings', so nothing here depends on re-encoding.)
+   ``--part verdicts`` re-derives what the report says from the recorded drift after the
+   thresholds in ``dense/compressed_update.py`` change.
 
     .venv/bin/python benchmarks/bench_update.py [--encoded /work/cache/scifact] [--data ../shared/data/scifact]
 
