@@ -91,6 +91,11 @@ def main() -> int:
     parser.add_argument("--codecs", nargs="+", required=True)
     parser.add_argument("--rerank-exact", type=int, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="codec training seeds (one build each)")
+    parser.add_argument("--pq-iterations", type=int, default=CompressParams.pq_iterations, help="k-means iterations of PQ training")
+    parser.add_argument("--pq-points", type=int, default=CompressParams.pq_points_per_centroid,
+                        help="training points per PQ centroid (FAISS samples at most this many x 256)")
+    parser.add_argument("--train-size", type=int, default=None, help="rows sampled to train the codecs (default: the package's)")
+    parser.add_argument("--tag", default="", help="suffix of the build folders (builds with other training settings)")
     args = parser.parse_args()
     encoded, data = Path(args.encoded), Path(args.data)
     rows = []
@@ -103,9 +108,13 @@ def main() -> int:
         store_bytes = folder_bytes(store.root, STORE_FILES)
         print(f"{name} {split}: {len(qids)} queries, exact nDCG@10 {base['ndcg_cut_10']:.4f}", flush=True)
         for codec, seed in [(c, s) for c in args.codecs for s in args.seeds]:
-            out = encoded / name / f"compressed-{codec.replace(',', '_').replace('+', '__')}{'' if seed == 0 else f'-seed{seed}'}"
+            out = encoded / name / (f"compressed-{codec.replace(',', '_').replace('+', '__')}{'' if seed == 0 else f'-seed{seed}'}"
+                                    + (f"-{args.tag}" if args.tag else ""))
             centroids, residual = codec.split("+") if "+" in codec else ("none", codec)
-            params = CompressParams(seed=seed) if codec == "default" else CompressParams(codec=residual, centroids=centroids, seed=seed)
+            training = dict(seed=seed, pq_iterations=args.pq_iterations, pq_points_per_centroid=args.pq_points,
+                            train_size=args.train_size)
+            params = (CompressParams(**training) if codec == "default"
+                      else CompressParams(codec=residual, centroids=centroids, **training))
             t0 = time.time()
             build_compressed(store.root, params, output=out)
             built = time.time() - t0
@@ -126,7 +135,9 @@ def main() -> int:
                    "ms_per_query": round(ms, 2), "build_seconds": round(built, 1)}
             rows.append(row)
             print("  " + " ".join(f"{k}={v}" for k, v in row.items() if k not in ("collection", "split")), flush=True)
-    print(json.dumps({"rows": rows, "summary": summarise(rows), "rerank_exact": args.rerank_exact}))
+    print(json.dumps({"rows": rows, "summary": summarise(rows), "rerank_exact": args.rerank_exact,
+                      "training": {"pq_iterations": args.pq_iterations, "pq_points_per_centroid": args.pq_points,
+                                   "train_size": args.train_size}, "load_average": round(os.getloadavg()[0], 2)}))
     return 0
 
 

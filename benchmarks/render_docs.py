@@ -387,6 +387,24 @@ def compress_synthetic_layouts(root: Path) -> list[str]:
                 body) + ["", source_line(RESULTS / "compress_synthetic_layouts.json", data)]
 
 
+@table("compress-curve")
+def compress_curve(root: Path) -> list[str]:
+    data = load(root, RESULTS / "compress_curve.json")
+    body = []
+    for config in data["configs"]:
+        for r in config["rows"]:
+            cells = [config["label"], str(r.get("nprobe", "default")), str(r.get("candidates", "default")),
+                     str(r.get("candidate_docs", "default")), r["scoring"], f4(r["recall_at_100"]),
+                     f4(r["candidate_recall"]), f"{r['ms_per_query']:.1f}", f"{100 * r['seconds_faiss_share']:.0f}%",
+                     f"{r['reranked_docs']:.0f}"]
+            if r.get("note"):
+                cells[0] += f" ({r['note']})"
+            body.append([f"**{c}**" for c in cells] if r.get("bold") else cells)
+    return rows(["index", "nprobe", "k' (codes per query vector)", "candidate docs (x k)", "scoring",
+                 "recall@100 vs exact", "candidate recall", "ms/query b32", "candidate scan share",
+                 "docs scored per query"], body) + ["", source_line(RESULTS / "compress_curve.json", data)]
+
+
 @table("compress-msmarco")
 def compress_msmarco(root: Path) -> list[str]:
     data = load(root, RESULTS / "compress_msmarco_projection.json")
