@@ -101,6 +101,12 @@ bench-maxsim: $(STAMP)
 bench-compress: $(STAMP)
 	$(PY) benchmarks/bench_compress.py $(BENCH_COMPRESS_ARGS)
 
+# Recall@100 vs ms/query per search setting on an index kept by bench-compress
+# (BENCH_COMPRESS_ARGS="--keep-index DIR"); BENCH_COMPRESS_CURVE_ARGS="--kept DIR/<docs>x<kp>x<dim> --grid ...".
+.PHONY: bench-compress-curve
+bench-compress-curve: $(STAMP)
+	$(PY) benchmarks/bench_compress_curve.py $(BENCH_COMPRESS_CURVE_ARGS)
+
 # Keeping an index current (issue 26): updating 1% / 10% of SciFact vs rebuilding, and the compressed
 # index grown by 10/30/100% without retraining. Needs SciFact encoded (BENCH_UPDATE_ARGS="--encoded DIR").
 .PHONY: bench-update
