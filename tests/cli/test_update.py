@@ -7,8 +7,10 @@ state; a second concurrent update refuses."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from pyserini_diffretriever.encode.changes import latest_changes, read_hashes
 from pyserini_diffretriever.encode.pipeline import LazyEncoder, encode_corpus
 from pyserini_diffretriever.encode.update import KILL_AT_VARIABLE, update_encoding
 from pyserini_diffretriever.index.lucene import main as index_lucene
+from pyserini_diffretriever.index.lucene_update import WORK_DIR
 from pyserini_diffretriever.index.update import compose, main as index_update
 from pyserini_diffretriever.pyserini_bridge.versions import installed_version
 from conftest import make_corpus, sparse_lines, user_environment, write_test_encoder
@@ -232,6 +235,67 @@ def test_an_interrupted_late_interaction_update_is_finished_by_the_same_command(
     assert read_marker(index)["documents"] == 31
     encoder = work[2].encoder
     assert hybrid_hits(late_searcher(index, encoder)) == hybrid_hits(late_searcher(fresh / "lucene", encoder))
+
+
+# `python -m pyserini_diffretriever.index.update ARGS` (run as __main__, as -m does), killed
+# (SIGKILL) at one point of the late-interaction update by wrapping the function there
+KILLED_LATE_UPDATE = textwrap.dedent("""
+    import os, runpy, signal, sys
+    from pyserini_diffretriever.index import lucene_update
+    from pyserini_diffretriever.late_interaction import update as late_update
+
+    point = sys.argv.pop(1)
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def then_die(function):
+        def wrapped(*args, **kwargs):
+            function(*args, **kwargs)
+            die()
+        return wrapped
+
+    if point == "delta":  # the delta index written in the work folder, the IndexWriter not opened
+        lucene_update.index_collection = then_die(lucene_update.index_collection)
+    elif point == "before-commit":  # deletes, delta and vectors buffered in the open writer
+        late_update.set_vectors = then_die(late_update.set_vectors)
+    elif point == "after-commit":  # committed; the marker and the record still v0's
+        late_update.finish_vectors_update = lambda *args, **kwargs: die()
+    runpy.run_module("pyserini_diffretriever.index.update", run_name="__main__", alter_sys=True)
+    """)
+
+
+@needs_pyserini_2
+@pytest.mark.parametrize("point", ["delta", "before-commit", "after-commit"])
+def test_a_late_interaction_update_killed_anywhere_is_finished_by_the_same_command(work, lucene_built, point,
+                                                                                 tmp_path):
+    """kill -9 of the real command: the index is at v0 (killed before Lucene's commit, even
+    with the writer's write.lock left behind) or at v1 (after it); the same command again
+    brings it to the fresh build's state: late-interaction rerank hits and scores, marker."""
+    from pyserini_diffretriever.late_interaction import read_marker
+
+    w = work[0]
+    a, fresh = lucene_built
+    index = tmp_path / "lucene"
+    shutil.copytree(w / "L-lucene-v0", index)
+    args = ["--encoded", str(a), "--lucene", str(index)]
+    killed = subprocess.run([sys.executable, "-c", KILLED_LATE_UPDATE, point, *args], capture_output=True,
+                            text=True, timeout=300, env=user_environment())
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    queries = sparse_queries_of(fresh)
+    expected = fresh / "lucene" if point == "after-commit" else w / "L-lucene-v0"
+    assert lucene_hits(index, queries) == lucene_hits(expected, queries)
+    assert read_marker(index)["documents"] == 30
+    if point == "before-commit":
+        assert (index / "write.lock").exists()  # left by the killed writer; Lucene's lock is the OS's
+    assert index_update(args) == 0  # the same command again
+    assert not (tmp_path / f"lucene{WORK_DIR}").exists()
+    assert lucene_hits(index, queries) == lucene_hits(fresh / "lucene", queries)
+    assert read_marker(index)["documents"] == 31
+    encoder = work[2].encoder
+    found = hybrid_hits(late_searcher(index, encoder))
+    assert found == hybrid_hits(late_searcher(fresh / "lucene", encoder)) and all(found.values())
+    assert not {h[0] for hits in found.values() for h in hits} & set(REMOVED)
 
 
 def test_the_qdrant_edge_collection_updated_by_the_change_list_searches_like_a_fresh_export(work, tmp_path):
