@@ -61,9 +61,10 @@ test-fast: $(STAMP)
 # The suite in both environments and the install check (CI: .ci/run). The environments are
 # installed first, one after the other; then the three parts run side by side (TEST_ALL_JOBS=1:
 # one after the other). A suite runs one test at a time and keeps about one core busy, the install
-# check waits mostly on downloads. On this project's 2-core machine, two test files run in both
-# environments took 463 s side by side and 757 s one after the other. Each part's log is printed
-# whole when the part ends; any part failing fails test-all.
+# check waits mostly on downloads. Two test files in both environments on this shared 2-core
+# machine: 463 s side by side vs 757 s one after the other under other jobs' load (6-16), no gain
+# when it was quiet (330-388 s vs 328 s). Each part's log is printed whole when the part ends;
+# any part failing fails test-all.
 TEST_ALL_JOBS ?= 3
 test-all:
 	$(MAKE) install PYSERINI=2.4.0
