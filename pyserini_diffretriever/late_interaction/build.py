@@ -128,13 +128,8 @@ def add_late_interaction(index: str | Path, store: DenseStore, memory_gb: float 
         writer.rollback()  # nothing since the last commit is kept; the marker is not written
         raise
     writer.close()
-    reader = c.DirectoryReader.open(directory)
-    try:
-        # every document has a value (a store id that matched no Lucene id would leave one without)
-        with_field = int(c.IndexSearcher(reader.getContext()).count(c.FieldExistsQuery(FIELD)))
-    finally:
-        reader.close()
-        directory.close()
+    # every document has a value (a store id that matched no Lucene id would leave one without)
+    _, with_field = field_counts(c, directory)
     if with_field != n_docs:
         raise LateInteractionError(f"{index}: {n_docs - with_field} of {n_docs} documents got no vectors: the ids of "
                                    f"the dense store {store.root} are not those of the index")
@@ -143,10 +138,21 @@ def add_late_interaction(index: str | Path, store: DenseStore, memory_gb: float 
     return marker
 
 
+def field_counts(c, directory) -> tuple[int, int]:
+    """(live documents, documents with a late-interaction value) of the Lucene index open in
+    ``directory`` (``c``: :func:`field.lucene_classes`); closes ``directory``."""
+    reader = c.DirectoryReader.open(directory)
+    try:
+        return int(reader.numDocs()), int(c.IndexSearcher(reader.getContext()).count(c.FieldExistsQuery(FIELD)))
+    finally:
+        reader.close()
+        directory.close()
+
+
 def index_bytes(index: str | Path) -> int:
     """Bytes of the Lucene files of ``index`` (the package's JSON records left out)."""
     return sum(p.stat().st_size for p in Path(index).iterdir() if p.is_file() and not p.name.endswith(".json")
                and p.name != "write.lock")
 
 
-__all__ = ["MARKER", "READ_DOCS", "add_late_interaction", "index_bytes", "marker_matches", "store_marker"]
+__all__ = ["MARKER", "READ_DOCS", "add_late_interaction", "field_counts", "index_bytes", "marker_matches", "store_marker"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..dense.store import DenseStore
-from .build import store_marker
+from .build import field_counts, store_marker
 from .field import (FIELD, ID_FIELD, LateInteractionError, check_layout, encode_vectors, lucene_classes,
                     lucene_version, read_marker, require_late_interaction, write_marker)
 
@@ -63,13 +63,7 @@ def finish_vectors_update(index: Path, store: DenseStore, started: float | None 
     ``store`` (returned)."""
     c = lucene_classes()
     directory = c.FSDirectory.open(c.File(str(Path(index).resolve())).toPath())
-    reader = c.DirectoryReader.open(directory)
-    try:
-        live = int(reader.numDocs())
-        with_field = int(c.IndexSearcher(reader.getContext()).count(c.FieldExistsQuery(FIELD)))
-    finally:
-        reader.close()
-        directory.close()
+    live, with_field = field_counts(c, directory)
     if with_field != live:
         raise LateInteractionError(f"{index}: {live - with_field} of {live} documents have no late-interaction "
                                    f"vectors after the update: rebuild with index.lucene --late-interaction")
