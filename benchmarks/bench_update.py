@@ -89,7 +89,7 @@ def wall_time(encoded: Path, data: Path, work: Path, shares: list[float]) -> lis
         shutil.rmtree(base, ignore_errors=True)
         shutil.copytree(encoded, base)
         EncodedCorpusWriter(base).record_hashes(document_hashes(read_documents(data / "corpus.jsonl")))
-        build_lucene(base / "sparse", base / "lucene", 5183, 1, True)
+        build_lucene(base / "sparse", base / "lucene", 5183, 1, True, in_process=True)
     results = []
     for share in shares:
         corpus = work / f"corpus-{share}.jsonl"
@@ -106,7 +106,7 @@ def wall_time(encoded: Path, data: Path, work: Path, shares: list[float]) -> lis
         shutil.rmtree(fresh, ignore_errors=True)
         started = time.perf_counter()
         encode_corpus(corpus, config, fresh, encoder=lazy, progress=False)
-        build_lucene(fresh / "sparse", fresh / "lucene", counts["documents"], 1, True)
+        build_lucene(fresh / "sparse", fresh / "lucene", counts["documents"], 1, True, in_process=True)
         rebuild_seconds = time.perf_counter() - started
         results.append({"share": share, **counts, "encoded_by_update": done.encoded,
                         "update_seconds": round(update_seconds, 2), "rebuild_seconds": round(rebuild_seconds, 2),
