@@ -186,6 +186,7 @@ def index_collection(collection: str | Path, index: str | Path, *, impact: bool,
     os.close(handle)
     log = Path(name)
     outcome: dict[str, object] = {}
+    indexer = None
     started = time.time()
     try:
         with output_to(log) as terminal:
@@ -224,7 +225,7 @@ def index_collection(collection: str | Path, index: str | Path, *, impact: bool,
                         stop_indexer(indexer, worker, c)
                         raise
         if "error" in outcome:
-            if "indexer" in locals():
+            if indexer is not None:
                 roll_back(indexer, c)
             tail = " | ".join(last_lines(log, ERROR_LOG_LINES))
             raise LuceneIndexError(f"Lucene indexing of {collection} into {index} failed "
