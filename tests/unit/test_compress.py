@@ -110,6 +110,39 @@ def test_candidate_documents_widen_to_a_multiple_of_k(pq_built, synthetic_800):
         SearchParams(candidate_docs=0.5).validate()
 
 
+def test_widened_passes_grow_k_prime_and_let_the_lists_follow_it(pq_built, synthetic_800):
+    # a widened pass doubles k' and scans enough lists for 8 k' codes (never fewer than the
+    # first pass's nprobe), instead of doubling the lists as well: the list scan is the cost
+    import math
+
+    store, out = pq_built
+    index = CompressedIndex.load(out)
+    calls = []
+    search = index.index.search
+
+    def spy(matrix, kprime):
+        calls.append((int(index.ivf.nprobe), int(kprime)))
+        return search(matrix, kprime)
+
+    index.index.search = spy
+    hits = index.search(synthetic_800.queries, 20, SearchParams(candidates=8, nprobe=2, candidate_docs=3))
+    assert [len(h.indices) for h in hits] == [20] * len(hits)
+    nlist, per_list = 32, index.n_vectors / 32
+    assert len(calls) >= 3 and calls[0] == (2, 8)  # the first pass: exactly what was asked
+    for number, (nprobe, kprime) in enumerate(calls[1:], start=1):
+        assert kprime == min(index.n_vectors, 8 * 2 ** number)
+        assert nprobe == min(nlist, max(2, math.ceil(8 * kprime / per_list)))
+    # the same queries searched with the lists wide open from the start give the same hits
+    calls.clear()
+    wide = index.search(synthetic_800.queries, 20, SearchParams(candidates=8 * 2 ** 6, nprobe=nlist, candidate_docs=3))
+    overlaps = []
+    for a, b in zip(hits, wide):  # measured: 19 of 20 for one query, 20 for the 15 others
+        common = np.intersect1d(a.indices, b.indices)
+        overlaps.append(len(common))
+        np.testing.assert_allclose(a.scores[np.isin(a.indices, common)], b.scores[np.isin(b.indices, common)], rtol=1e-5)
+    assert min(overlaps) >= 19 and sum(overlaps) >= 318, overlaps
+
+
 def test_store_read_rows_equals_the_memory_map(pq_built):
     store, _ = pq_built
     opened = DenseStore.open(store)
