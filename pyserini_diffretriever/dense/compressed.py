@@ -48,6 +48,7 @@ from .faiss_candidates import faiss_module
 from .maxsim import QueryBatch
 from .params import SearchParams, default_candidates, default_nprobe
 from .rerank import CandidatePlan, RowSource, plan_candidates
+from .segments import read_matrix_rows
 
 
 class _Codes(RowSource):
@@ -91,8 +92,8 @@ class CompressedIndex(CodesIndex):
         ivf = faiss.try_extract_index_ivf(index)
         if ivf is not None:
             _reserve_lists(ivf, codes, chunk_rows)
-        for start in range(0, len(codes), chunk_rows):  # copied chunk by chunk: the map is released after
-            block = np.array(codes[start: start + chunk_rows])
+        for start in range(0, len(codes), chunk_rows):  # plain reads: the lookup tables keep the map open,
+            block = read_matrix_rows(codes, start, start + chunk_rows, np.uint8)  # and its touched pages would stay resident
             inner.add_sa_codes(block, np.arange(start, start + len(block), dtype=np.int64))
         index.ntotal = inner.ntotal
         if ivf is not None:
@@ -156,7 +157,8 @@ def _reserve_lists(ivf, codes: np.ndarray, chunk_rows: int) -> None:
     and back to zero allocates exactly that length and keeps it."""
     counts = np.zeros(int(ivf.nlist), dtype=np.int64)
     for start in range(0, len(codes), chunk_rows):
-        counts += np.bincount(list_numbers(ivf, np.asarray(codes[start: start + chunk_rows])), minlength=len(counts))
+        counts += np.bincount(list_numbers(ivf, read_matrix_rows(codes, start, start + chunk_rows, np.uint8)),
+                              minlength=len(counts))
     lists = ivf.invlists
     for number in np.flatnonzero(counts):
         lists.resize(int(number), int(counts[number]))

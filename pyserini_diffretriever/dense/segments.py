@@ -228,19 +228,27 @@ def read_matrix_rows(vectors: np.ndarray, start: int, stop: int, dtype=np.float3
 
 
 def read_matrix_sample(vectors: np.ndarray, rows: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """Rows ``rows`` (sorted) of one matrix, one plain read each (a fancy index into a memory
-    map would fault in, and count as resident, the pages around every row)."""
-    if not isinstance(vectors, np.memmap):
+    """Rows ``rows`` (any order, repeats allowed) of one matrix, with plain reads: one read
+    per run of consecutive rows (a fancy index into a memory map would fault in, and count
+    as resident, the pages around every row; for random rows of a large file that is soon
+    most of the file)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not isinstance(vectors, np.memmap) or not len(rows):
         return np.ascontiguousarray(vectors[rows], dtype=dtype)
+    wanted, inverse = np.unique(rows, return_inverse=True)
     width, itemsize = int(vectors.shape[1]), vectors.dtype.itemsize
-    out = np.empty((len(rows), width), dtype=vectors.dtype)
+    out = np.empty((len(wanted), width), dtype=vectors.dtype)
     size = width * itemsize
     view = memoryview(out).cast("B")
+    breaks = np.flatnonzero(np.diff(wanted) != 1) + 1  # where a run of consecutive rows ends
+    firsts, ends = np.concatenate([[0], breaks]), np.concatenate([breaks, [len(wanted)]])
     with open(vectors.filename, "rb", buffering=0) as handle:
-        for i, row in enumerate(np.asarray(rows, dtype=np.int64)):
-            handle.seek(int(vectors.offset) + int(row) * size)
-            if handle.readinto(view[i * size: (i + 1) * size]) != size:
-                raise DenseStoreError(f"{vectors.filename}: ends before row {row} (truncated?)")
+        for first, end in zip(firsts.tolist(), ends.tolist()):
+            handle.seek(int(vectors.offset) + int(wanted[first]) * size)
+            if handle.readinto(view[first * size: end * size]) != (end - first) * size:
+                raise DenseStoreError(f"{vectors.filename}: ends before row {int(wanted[end - 1])} (truncated?)")
+    if len(wanted) != len(rows) or not np.array_equal(wanted, rows):
+        out = out[inverse.reshape(-1)]
     return out.astype(dtype, copy=False)
 
 

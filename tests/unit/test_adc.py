@@ -106,3 +106,25 @@ def test_ivf_pq_codes_scored_from_tables(pq_built, synthetic_800):
     assert recall(a, b, 50) >= 0.98
     for x, y in zip(a, b):
         np.testing.assert_allclose(x.scores, y.scores, rtol=1e-5, atol=1e-5)
+
+
+def test_large_codes_files_are_read_with_plain_reads(pq_built, synthetic_800, monkeypatch):
+    # a codes file over IN_MEMORY_CODES stays memory-mapped and its rows are read with plain
+    # reads (a map's touched pages stay resident); under it, it is read into memory once:
+    # the scores are the same either way
+    _, out = pq_built
+    small = CompressedIndex.load(out)
+    assert not isinstance(small.rows.tables.codes, np.memmap)
+    monkeypatch.setattr(adc, "IN_MEMORY_CODES", 0)
+    large = CompressedIndex.load(out)
+    assert isinstance(large.rows.tables.codes, np.memmap)
+    np.testing.assert_array_equal(large.rows.tables.codes, small.rows.tables.codes)
+    batch = QueryBatch.from_list(synthetic_800.queries, small.dim)
+    groups = [(q, np.random.default_rng(q).choice(len(small), 30, replace=False)) for q in range(len(batch))]
+    for a, b in zip(score_groups(small.rows, small.offsets, batch, groups),
+                    score_groups(large.rows, large.offsets, batch, groups)):
+        np.testing.assert_array_equal(a, b)
+    hits_small, hits_large = small.search(synthetic_800.queries, 50), large.search(synthetic_800.queries, 50)
+    for x, y in zip(hits_small, hits_large):
+        np.testing.assert_array_equal(x.indices, y.indices)
+        np.testing.assert_array_equal(x.scores, y.scores)

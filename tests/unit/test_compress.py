@@ -150,6 +150,10 @@ def test_store_read_rows_equals_the_memory_map(pq_built):
     assert opened.read_rows(len(opened.vectors) - 3, len(opened.vectors) + 10).shape == (3, opened.dim)
     rows = np.array([0, 7, 8, 400, len(opened.vectors) - 1])
     np.testing.assert_array_equal(opened.read_sample(rows), np.asarray(opened.vectors[rows], dtype=np.float32))
+    # any order, repeats, runs of consecutive rows (each run one read)
+    rows = np.array([401, 400, 9, 7, 8, 8, 402, len(opened.vectors) - 1, 0, 401])
+    np.testing.assert_array_equal(opened.read_sample(rows), np.asarray(opened.vectors[rows], dtype=np.float32))
+    assert opened.read_sample(np.zeros(0, dtype=np.int64)).shape == (0, opened.dim)
 
 
 def test_truncated_and_unusable_files(tmp_path, pq_built):
