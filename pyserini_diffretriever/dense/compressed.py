@@ -54,7 +54,8 @@ from .segments import read_matrix_rows
 class _Codes(RowSource):
     """The codes, decoded on demand by the FAISS index that holds them, or, for
     ``IVF<n>,PQ<m>`` codecs of 8-bit codes, scored from lookup tables (``adc.py``; ``tables``,
-    set by ``from_parts``, reads the memory-mapped ``codes.npy``)."""
+    set by ``from_parts``, reads ``codes.npy``: held in memory up to ``adc.IN_MEMORY_CODES``,
+    else with plain reads)."""
 
     def __init__(self, index, n_rows: int, dim: int) -> None:
         self.index, self.shape = index, (n_rows, dim)
@@ -76,7 +77,7 @@ class CompressedIndex(CodesIndex):
     rerank). See ``codes.CodesIndex`` for what every compressed layout has."""
 
     layout = "compressed"
-    #: codes copied into FAISS per step of ``from_parts`` (the memory map is read a chunk at a time)
+    #: codes copied into FAISS per step of ``from_parts`` (read a chunk at a time with plain reads)
     chunk_rows = 1 << 20
 
     def __init__(self, *args, **kwargs) -> None:
