@@ -46,15 +46,21 @@ TABLE_BYTES = 64 << 20
 IN_MEMORY_CODES = 256 << 20
 
 
+def held_codes(codes: np.ndarray) -> np.ndarray:
+    """The codes as the lookup tables read them: a memory-mapped file up to
+    ``IN_MEMORY_CODES`` read into memory (one plain read), a larger one left mapped."""
+    if isinstance(codes, np.memmap) and codes.nbytes <= IN_MEMORY_CODES:
+        return read_matrix_rows(codes, 0, len(codes), np.uint8)
+    return codes
+
+
 class ResidualTables:
     """A PQ codec's codes ready for table look-ups: ``codes`` ``[n_rows, skip + M]`` uint8
     (``skip``: bytes of the IVF list number before the PQ code, 0 for plain PQ), the codec's
     ``ProductQuantizer`` and, for IVF codecs, the list centroids ``coarse`` ``[nlist, dim]``."""
 
     def __init__(self, pq, codes: np.ndarray, skip: int = 0, coarse: np.ndarray | None = None) -> None:
-        if isinstance(codes, np.memmap) and codes.nbytes <= IN_MEMORY_CODES:
-            codes = read_matrix_rows(codes, 0, len(codes), np.uint8)
-        self.pq, self.codes, self.skip, self.coarse = pq, codes, skip, coarse
+        self.pq, self.codes, self.skip, self.coarse = pq, held_codes(codes), skip, coarse
         self.m, self.ksub, self.dim = int(pq.M), int(pq.ksub), int(pq.d)
         self.shift = np.arange(self.m, dtype=np.int32) * self.ksub  # code of sub-vector m -> row of the stacked tables
         self.sub_centroids = faiss_module().vector_to_array(pq.centroids).reshape(self.m, self.ksub, int(pq.dsub))
@@ -174,4 +180,4 @@ def _score_group(residuals: ResidualTables, centroids: np.ndarray | None, coarse
     return scores.astype(np.float32, copy=False)
 
 
-__all__ = ["IN_MEMORY_CODES", "ResidualTables", "SMALL_TABLES", "TABLE_BYTES", "padded_rows", "score_passages"]
+__all__ = ["IN_MEMORY_CODES", "ResidualTables", "SMALL_TABLES", "TABLE_BYTES", "held_codes", "padded_rows", "score_passages"]

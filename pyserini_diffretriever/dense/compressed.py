@@ -42,7 +42,7 @@ import math
 import numpy as np
 import torch
 
-from .adc import ResidualTables, score_passages
+from .adc import ResidualTables, held_codes, score_passages
 from .codes import DEFAULT_CANDIDATE_DOCS, CodesIndex, CodesParts
 from .faiss_candidates import faiss_module
 from .maxsim import QueryBatch
@@ -88,19 +88,19 @@ class CompressedIndex(CodesIndex):
     @classmethod
     def from_parts(cls, parts: CodesParts) -> "CompressedIndex":
         faiss = faiss_module()
-        index, codes, chunk_rows = parts.codec, parts.codes, cls.chunk_rows
+        index, codes, chunk_rows = parts.codec, held_codes(parts.codes), cls.chunk_rows  # a small file read once
         inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexPreTransform) else index
         ivf = faiss.try_extract_index_ivf(index)
         if ivf is not None:
             _reserve_lists(ivf, codes, chunk_rows)
-        for start in range(0, len(codes), chunk_rows):  # plain reads: the lookup tables keep the map open,
-            block = read_matrix_rows(codes, start, start + chunk_rows, np.uint8)  # and its touched pages would stay resident
+        for start in range(0, len(codes), chunk_rows):  # a large file: plain reads (the lookup tables keep the map
+            block = read_matrix_rows(codes, start, start + chunk_rows, np.uint8)  # open, touched pages would stay resident)
             inner.add_sa_codes(block, np.arange(start, start + len(block), dtype=np.int64))
         index.ntotal = inner.ntotal
         if ivf is not None:
             ivf.make_direct_map(True)  # row -> (list, offset), for decoding candidates
         self = cls(parts.root, index, parts.offsets, parts.docids, parts.meta, parts.store)
-        self.rows.tables = ResidualTables.of(index, parts.codes)
+        self.rows.tables = ResidualTables.of(index, codes)
         return self
 
     # ------------------------------------------------------------------- search
